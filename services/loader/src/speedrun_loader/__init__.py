@@ -1,0 +1,1 @@
+"""speedrun_loader: see this service's README."""

@@ -1,0 +1,1 @@
+"""speedrun_reporter: see this service's README."""

@@ -1,0 +1,1 @@
+"""speedrun_signon: see this service's README."""

@@ -1,0 +1,1 @@
+"""speedrun_run: see this service's README."""
