@@ -215,3 +215,55 @@ class ParticipantProgress(BaseModel):
     finished_at_ms: int | None = Field(
         default=None, description="Self-paced: when they finished every question."
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The run's event log: sequence numbers, replay and the bus, in one atomic step
+# ---------------------------------------------------------------------------------------------
+
+EVENT_LOG_MAXLEN = 100_000
+"""Events kept per run for replay (approximate trim); older misses get a fresh snapshot."""
+
+EMIT_LUA = """
+local function emit(meta_key, events_key, channel, speedrun_id, audience, pid, body, close, maxlen)
+  local seq = redis.call('HINCRBY', meta_key, 'seq', 1)
+  local frame = '{"seq":' .. seq .. ',' .. string.sub(body, 2)
+  redis.call('XADD', events_key, 'MAXLEN', '~', maxlen, '0-' .. seq,
+             'a', audience, 'p', pid, 'f', frame, 'c', close)
+  local ev = {speedrun_id = speedrun_id, seq = seq, audience = audience, frame = frame}
+  if pid ~= '' then ev['participant_id'] = pid end
+  if close ~= '' then ev['close'] = close end
+  redis.call('PUBLISH', channel, cjson.encode(ev))
+  return seq
+end
+"""
+"""A Lua function other scripts include (string concatenation) to emit one run event.
+
+It takes the next sequence number from the ``meta`` hash, writes the frame into the run's
+``events`` stream under the id ``0-<seq>`` (so replay is ``XRANGE events 0-<last_seq+1> +``) with
+fields ``a`` (audience), ``p`` (participant id or ''), ``f`` (frame JSON, ``seq`` included) and
+``c`` (close or ''), and publishes a :class:`~speedrun_protocol.events.BusEvent` on the run's
+channel. ``body`` is the frame's JSON without ``seq`` (see :func:`frame_body`); the function puts
+``"seq": N`` first.
+"""
+
+EMIT_EVENT_SCRIPT = (
+    EMIT_LUA
+    + """
+return emit(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+"""
+)
+"""A script that emits one event: KEYS = meta, events; ARGV = channel, speedrun id, audience,
+participant id or '', frame body, close or '', maxlen. Returns the sequence number."""
+
+
+def frame_body(frame: BaseModel) -> str:
+    """Encode a server frame without its ``seq``, ready for :data:`EMIT_LUA` to number it.
+
+    Args:
+        frame: A server frame.
+
+    Returns:
+        Its JSON text without the ``seq`` field.
+    """
+    return frame.model_dump_json(exclude={"seq"})
