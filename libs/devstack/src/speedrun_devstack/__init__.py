@@ -1,0 +1,1 @@
+"""speedrun_devstack: the whole system on one machine."""

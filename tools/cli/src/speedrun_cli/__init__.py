@@ -1,0 +1,1 @@
+"""speedrun_cli: the speedrun command line."""
