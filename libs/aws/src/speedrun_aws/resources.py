@@ -52,9 +52,9 @@ def ensure_local_resources(
         QueueName=completion_dlq_name(environment),
         Attributes={"MessageRetentionPeriod": str(14 * 24 * 3600)},
     )["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     queue_url = sqs.create_queue(
         QueueName=completion_queue_name(environment),
         Attributes={

@@ -32,7 +32,7 @@ class ErrorCode(StrEnum):
     """A frame other than ``hello`` arrived before the ``hello`` was accepted."""
     ALREADY_AUTHENTICATED = "already_authenticated"
     """A second ``hello`` on the same connection."""
-    INVALID_TOKEN = "invalid_token"
+    INVALID_TOKEN = "invalid_token"  # noqa: S105 - an error code, not a secret
     """The token is forged, malformed, expired or for a run that does not exist."""
     FORBIDDEN = "forbidden"
     """The token's role may not do this (a participant sending a host command)."""
@@ -131,6 +131,6 @@ def error_body(code: str, message: str, details: list[ErrorDetail] | None = None
     Returns:
         A dict in the :class:`ErrorBody` shape.
     """
-    return ErrorBody(
-        error=ErrorInfo(code=code, message=message, details=details or [])
-    ).model_dump(mode="json")
+    return ErrorBody(error=ErrorInfo(code=code, message=message, details=details or [])).model_dump(
+        mode="json"
+    )

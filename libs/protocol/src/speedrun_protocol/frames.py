@@ -44,12 +44,17 @@ class _Frame(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class _ClientFrame(_Frame):
+    # Strict: a client's "0" is not the number 0, and true is not 1.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
 # ---------------------------------------------------------------------------------------------
 # Client to server
 # ---------------------------------------------------------------------------------------------
 
 
-class HelloFrame(_Frame):
+class HelloFrame(_ClientFrame):
     """First frame of every connection: who the client is, and what it has already seen."""
 
     type: Literal["hello"] = "hello"
@@ -65,7 +70,7 @@ class HelloFrame(_Frame):
     )
 
 
-class AnswerFrame(_Frame):
+class AnswerFrame(_ClientFrame):
     """A participant's answer to the question open for them. The first answer is final."""
 
     type: Literal["answer"] = "answer"
@@ -77,45 +82,45 @@ class AnswerFrame(_Frame):
     )
 
 
-class StartFrame(_Frame):
+class StartFrame(_ClientFrame):
     """Host: start the run (self-paced: everyone gets question 1; host-paced: question 1 opens)."""
 
     type: Literal["start"] = "start"
 
 
-class NextFrame(_Frame):
+class NextFrame(_ClientFrame):
     """Host, host-paced: open the next question (or finish after the last one)."""
 
     type: Literal["next"] = "next"
 
 
-class RevealFrame(_Frame):
+class RevealFrame(_ClientFrame):
     """Host, host-paced: close answering now if still open, and reveal the correct options."""
 
     type: Literal["reveal"] = "reveal"
 
 
-class KickFrame(_Frame):
+class KickFrame(_ClientFrame):
     """Host: remove a participant from the run. Their answers stay in the record."""
 
     type: Literal["kick"] = "kick"
     participant_id: ParticipantId = Field(description="The participant to remove.")
 
 
-class LockFrame(_Frame):
+class LockFrame(_ClientFrame):
     """Host: lock or unlock joining."""
 
     type: Literal["lock"] = "lock"
     locked: bool = Field(description="True to refuse new participants, false to allow them.")
 
 
-class EndFrame(_Frame):
+class EndFrame(_ClientFrame):
     """Host: end the run now; results are final with what has been answered."""
 
     type: Literal["end"] = "end"
 
 
-class PingFrame(_Frame):
+class PingFrame(_ClientFrame):
     """Either role: ask for a ``pong`` (for latency display). Transport heartbeats are separate."""
 
     type: Literal["ping"] = "ping"
@@ -466,9 +471,17 @@ class ProtocolError:
 _CLIENT_ADAPTER: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
 _SERVER_ADAPTER: TypeAdapter[ServerFrame] = TypeAdapter(ServerFrame)
 CLIENT_TYPES: frozenset[str] = frozenset(
-    m.model_fields["type"].default for m in (
-        HelloFrame, AnswerFrame, StartFrame, NextFrame, RevealFrame, KickFrame, LockFrame,
-        EndFrame, PingFrame,
+    m.model_fields["type"].default
+    for m in (
+        HelloFrame,
+        AnswerFrame,
+        StartFrame,
+        NextFrame,
+        RevealFrame,
+        KickFrame,
+        LockFrame,
+        EndFrame,
+        PingFrame,
     )
 )
 """Every ``type`` a client may send."""

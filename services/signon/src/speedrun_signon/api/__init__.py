@@ -1,0 +1,1 @@
+"""Sign-on's HTTP transport: routes, request and response bodies, error mapping."""

@@ -1,0 +1,9 @@
+output "bucket_name" {
+  description = "Name of the access-log bucket; ALB logs go under alb/, S3 server access logs under s3/."
+  value       = aws_s3_bucket.this.id
+}
+
+output "bucket_arn" {
+  description = "ARN of the access-log bucket."
+  value       = aws_s3_bucket.this.arn
+}

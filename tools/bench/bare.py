@@ -1,0 +1,159 @@
+"""The bare baselines: what aiohttp alone does with the same connections, frames and Redis.
+
+Run as its own process (``python -m tools.bench.bare --port P --redis-url URL``), pinned to the
+servers' core like the real services. One WebSocket endpoint, ``/ws``, serves every baseline on the
+same connections, so each is measured with the same N and the same generator:
+
+* **connection** — a client connects and sends ``hello``; the server answers ``welcome``
+  (the bare connection rate is the rate of this round trip).
+* **broadcast** — the control client sends ``{"type":"bcast","size":S}``; the server builds one
+  frame of S bytes and sends it to every other connection with a plain ``send_str`` loop.
+* **ingest, awaited** — each ``ans_await`` frame gets one awaited Redis command (``HINCRBY``), then
+  an acknowledgement of the real ``answer_accepted`` frame's size.
+* **ingest, pipelined** — ``ans_pipe`` frames that arrive in the same loop iteration share one
+  Redis pipeline; each is then acknowledged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+import orjson
+import redis.asyncio as aioredis
+from aiohttp import WSMsgType, web
+
+from tools.bench.system import run_loop
+
+CLIENTS = web.AppKey("clients", set[web.WebSocketResponse])
+REDIS = web.AppKey("redis", aioredis.Redis)
+PENDING = web.AppKey("pending", list[tuple[web.WebSocketResponse, str]])
+FLUSHER = web.AppKey("flusher", list[asyncio.Task[None]])
+ACK_SIZE = web.AppKey("ack_size", int)
+
+_HASH = "bench:bare:ingest"
+
+
+def padded(frame_type: str, size: int, seq: int = 1) -> str:
+    """Return a compact JSON frame of ``type`` padded to exactly ``size`` bytes (when possible)."""
+    head = f'{{"seq":{seq},"type":"{frame_type}","pad":"'
+    fill = max(0, size - len(head) - 2)
+    return head + "x" * fill + '"}'
+
+
+async def _flush(app: web.Application) -> None:
+    # One pipeline in flight at a time: what arrives while it runs forms the next batch.
+    pending = app[PENDING]
+    try:
+        while pending:
+            batch = pending[:]
+            pending.clear()
+            pipe = app[REDIS].pipeline(transaction=False)
+            for _, field in batch:
+                pipe.hincrby(_HASH, field, 1)
+            await pipe.execute()
+            ack = padded("ack", app[ACK_SIZE])
+            for ws, _ in batch:
+                await ws.send_str(ack)
+    finally:
+        app[FLUSHER].clear()
+
+
+async def _handle(request: web.Request) -> web.WebSocketResponse:
+    app = request.app
+    ws = web.WebSocketResponse(autoping=True, heartbeat=None)
+    await ws.prepare(request)
+    clients = app[CLIENTS]
+    index = 0
+    try:
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            raw = orjson.loads(msg.data)
+            kind = raw.get("type")
+            if kind == "hello":
+                index = len(clients)
+                clients.add(ws)
+                await ws.send_str(padded("welcome", int(raw.get("size", 200))))
+            elif kind == "ans_await":
+                await app[REDIS].hincrby(_HASH, f"p{index}:{raw['question_index']}", 1)
+                await ws.send_str(padded("ack", app[ACK_SIZE]))
+            elif kind == "ans_pipe":
+                app[PENDING].append((ws, f"p{index}:{raw['question_index']}"))
+                if not app[FLUSHER]:
+                    app[FLUSHER].append(asyncio.ensure_future(_flush(app)))
+            elif kind == "ack_size":
+                app[ACK_SIZE] = int(raw["size"])
+                await ws.send_str(padded("ok", 40))
+            elif kind == "bcast":
+                clients.discard(ws)
+                frame = padded(str(raw.get("as", "bcast")), int(raw["size"]))
+                for other in list(clients):
+                    await other.send_str(frame)
+                await ws.send_str(padded("sent", 40))
+            elif kind == "reset":
+                await app[REDIS].delete(_HASH)
+                await ws.send_str(padded("ok", 40))
+    finally:
+        clients.discard(ws)
+    return ws
+
+
+async def _redis_ctx(app: web.Application) -> object:
+    client = aioredis.from_url(app["redis_url"])
+    app[REDIS] = client
+    yield
+    await client.aclose()
+
+
+def build_app(redis_url: str) -> web.Application:
+    """Build the bare baseline application.
+
+    Args:
+        redis_url: The Redis the ingest baselines write to.
+
+    Returns:
+        The aiohttp application.
+    """
+    app = web.Application()
+    app["redis_url"] = redis_url
+    app[CLIENTS] = set()
+    app[PENDING] = []
+    app[FLUSHER] = []
+    app[ACK_SIZE] = 120
+    app.cleanup_ctx.append(_redis_ctx)
+    app.router.add_get("/ws", _handle)
+    app.router.add_get("/health", _health)
+    return app
+
+
+async def _health(_: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+async def serve(host: str, port: int, redis_url: str) -> None:
+    """Serve until cancelled."""
+    runner = web.AppRunner(build_app(redis_url), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, backlog=4096)
+    await site.start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the bare baselines until killed."""
+    parser = argparse.ArgumentParser(prog="python -m tools.bench.bare")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--redis-url", required=True)
+    parser.add_argument("--no-uvloop", action="store_true")
+    args = parser.parse_args(argv)
+    run_loop(serve(args.host, args.port, args.redis_url), uvloop_wanted=not args.no_uvloop)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

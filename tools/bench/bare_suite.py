@@ -1,0 +1,150 @@
+"""The generator's side of the bare baselines (the server is :mod:`tools.bench.bare`)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+import orjson
+
+from tools.bench.common import CostSample, CpuMeter, Progress, cost_sample, open_many
+from tools.bench.system import cpu_seconds, rss_bytes
+from tools.bench.wsclient import Conn, Fleet, client_frame, connect
+
+
+@dataclass
+class FrameSizes:
+    """Sizes in bytes of the real frames the baselines imitate."""
+
+    question: int = 330
+    leaderboard: int = 900
+    ack: int = 120
+    welcome: int = 600
+
+
+@dataclass
+class BareFigures:
+    """Repetitions of every bare baseline at one N."""
+
+    n: int
+    connect_rate: float = 0.0
+    connect_failures: int = 0
+    broadcast_ms: list[float] = field(default_factory=list)
+    leaderboard_ms: list[float] = field(default_factory=list)
+    ingest_await_rate: list[float] = field(default_factory=list)
+    ingest_pipe_rate: list[float] = field(default_factory=list)
+    memory_kb_per_conn: float = 0.0
+    costs: list[CostSample] = field(default_factory=list)
+
+
+def _frame(obj: dict[str, object]) -> bytes:
+    return client_frame(orjson.dumps(obj))
+
+
+async def _broadcast(
+    ctl: Conn, fleet: Fleet, n: int, size: int, as_type: str, timeout: float
+) -> float:
+    fleet.reset()
+    arrived = fleet.expect(as_type, n)
+    sent = ctl.request_reply(_frame({"type": "bcast", "size": size, "as": as_type}), "sent")
+    started = time.perf_counter()
+    async with asyncio.timeout(timeout):
+        last = await arrived
+        await sent
+    return (last - started) * 1000.0
+
+
+async def _ingest(fleet: Fleet, n: int, kind: str, question: int, timeout: float) -> float:
+    fleet.reset()
+    acked = fleet.expect("ack", n)
+    frame = _frame({"type": kind, "question_index": question, "selected": [0]})
+    started = time.perf_counter()
+    fleet.write_all(frame)
+    async with asyncio.timeout(timeout):
+        last = await acked
+    return n / (last - started)
+
+
+async def run_bare(
+    host: str,
+    port: int,
+    server_pid: int,
+    n: int,
+    reps: int,
+    warmup: int,
+    sizes: FrameSizes,
+    progress: Progress,
+    concurrency: int = 100,
+) -> BareFigures:
+    """Measure every bare baseline with N connections to the bare server.
+
+    Args:
+        host: The bare server's host.
+        port: Its port.
+        server_pid: Its pid (for memory and CPU).
+        n: How many participants to connect.
+        reps: Measured repetitions of each timed baseline.
+        warmup: Unmeasured repetitions first.
+        sizes: The real frames' sizes to imitate.
+        progress: Where to report progress.
+        concurrency: Connections opened at once.
+    """
+    figures = BareFigures(n=n)
+    fleet = Fleet()
+    ctl_fleet = Fleet()
+    timeout = 60.0 + n / 100
+    ctl = await connect(ctl_fleet, host, port, "/ws")
+    await ctl.request_reply(_frame({"type": "ack_size", "size": sizes.ack}), "ok")
+    await ctl.request_reply(_frame({"type": "reset"}), "ok")
+    rss_before = rss_bytes(server_pid)
+    hello = _frame({"type": "hello", "size": sizes.welcome, "token": "x" * 180})
+
+    async def open_one(index: int) -> Conn:
+        conn = await connect(fleet, host, port, "/ws", index=index)
+        async with asyncio.timeout(30):
+            await conn.request_reply(hello, "welcome")
+        return conn
+
+    progress.step(f"bare N={n:,}: connecting (WebSocket + hello/welcome)")
+    opened = await open_many(n, open_one, concurrency, progress, "bare connections")
+    figures.connect_rate = opened.rate
+    figures.connect_failures = opened.failures
+    if opened.failures:
+        progress.step(f"  {opened.failures} bare connections failed: {opened.errors[:2]}")
+    live = len(opened.conns)
+    await asyncio.sleep(0)
+    figures.memory_kb_per_conn = (rss_bytes(server_pid) - rss_before) / 1024 / max(live, 1)
+
+    progress.step(f"bare N={n:,}: broadcast {sizes.question} B x {warmup}+{reps}")
+    meter = CpuMeter(lambda: cpu_seconds(server_pid))
+    frames = 0
+    for rep in range(warmup + reps):
+        ms = await _broadcast(ctl, fleet, live, sizes.question, "question", timeout)
+        if rep >= warmup:
+            figures.broadcast_ms.append(ms)
+            frames += fleet.frames
+        else:
+            meter = CpuMeter(lambda: cpu_seconds(server_pid))
+    figures.costs.append(cost_sample(fleet, meter, frames))
+
+    progress.step(f"bare N={n:,}: leaderboard-size broadcast {sizes.leaderboard} B")
+    for rep in range(warmup + reps):
+        ms = await _broadcast(ctl, fleet, live, sizes.leaderboard, "leaderboard", timeout)
+        if rep >= warmup:
+            figures.leaderboard_ms.append(ms)
+
+    progress.step(f"bare N={n:,}: ingest, one awaited Redis command per answer")
+    for rep in range(warmup + reps):
+        rate = await _ingest(fleet, live, "ans_await", rep, timeout)
+        if rep >= warmup:
+            figures.ingest_await_rate.append(rate)
+    progress.step(f"bare N={n:,}: ingest, pipelined")
+    for rep in range(warmup + reps):
+        rate = await _ingest(fleet, live, "ans_pipe", rep, timeout)
+        if rep >= warmup:
+            figures.ingest_pipe_rate.append(rate)
+
+    fleet.close_all()
+    ctl_fleet.close_all()
+    return figures

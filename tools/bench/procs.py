@@ -1,0 +1,101 @@
+"""Processes the bench starts itself: a Redis for the baselines and the bare baseline server."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    """Poll until something listens on 127.0.0.1:port.
+
+    Raises:
+        RuntimeError: If ``proc`` exits or nothing listens within ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.settimeout(0.2)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout}s")
+
+
+class Child:
+    """A child process the bench owns; stopped when the bench ends."""
+
+    def __init__(self, name: str, argv: list[str], port: int, cwd: Path = REPO) -> None:
+        """Start the process (output discarded) and wait for its port."""
+        self.name = name
+        self.port = port
+        self.proc = subprocess.Popen(  # noqa: S603 - our own commands
+            argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        try:
+            wait_port(port, 30, self.proc)
+        except RuntimeError as exc:
+            err = self.proc.stderr.read().decode(errors="replace")[-2000:] if self.proc.stderr else ""
+            self.stop()
+            raise RuntimeError(f"{name} did not start: {exc}\n{err}") from exc
+
+    @property
+    def pid(self) -> int:
+        """The child's pid."""
+        return self.proc.pid
+
+    def stop(self) -> None:
+        """Terminate, then kill if it lingers."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stderr:
+            with contextlib.suppress(OSError):
+                self.proc.stderr.close()
+
+
+def start_redis() -> tuple[Child, str]:
+    """Start a throwaway redis-server; return it and its URL.
+
+    Raises:
+        RuntimeError: If no redis-server is installed.
+    """
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server not found (apt-get install redis-server)")
+    port = free_port()
+    folder = tempfile.mkdtemp(prefix="bench-redis-")
+    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+            "no", "--dir", folder, "--maxclients", "20000", "--protected-mode", "no"]
+    return Child("redis", argv, port), f"redis://127.0.0.1:{port}/0"
+
+
+def start_bare(redis_url: str, uvloop: bool = True) -> Child:
+    """Start the bare baseline server (:mod:`tools.bench.bare`) on a free port."""
+    port = free_port()
+    argv = [sys.executable, "-m", "tools.bench.bare", "--port", str(port), "--redis-url",
+            redis_url]
+    if not uvloop:
+        argv.append("--no-uvloop")
+    return Child("bare", argv, port)
