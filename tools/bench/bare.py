@@ -30,7 +30,7 @@ CLIENTS = web.AppKey("clients", set[web.WebSocketResponse])
 REDIS = web.AppKey("redis", aioredis.Redis)
 PENDING = web.AppKey("pending", list[tuple[web.WebSocketResponse, str]])
 FLUSHER = web.AppKey("flusher", list[asyncio.Task[None]])
-ACK_SIZE = web.AppKey("ack_size", int)
+SIZES = web.AppKey("sizes", dict[str, int])
 
 _HASH = "bench:bare:ingest"
 
@@ -53,7 +53,7 @@ async def _flush(app: web.Application) -> None:
             for _, field in batch:
                 pipe.hincrby(_HASH, field, 1)
             await pipe.execute()
-            ack = padded("ack", app[ACK_SIZE])
+            ack = padded("ack", app[SIZES]["ack"])
             for ws, _ in batch:
                 await ws.send_str(ack)
     finally:
@@ -78,13 +78,13 @@ async def _handle(request: web.Request) -> web.WebSocketResponse:
                 await ws.send_str(padded("welcome", int(raw.get("size", 200))))
             elif kind == "ans_await":
                 await app[REDIS].hincrby(_HASH, f"p{index}:{raw['question_index']}", 1)
-                await ws.send_str(padded("ack", app[ACK_SIZE]))
+                await ws.send_str(padded("ack", app[SIZES]["ack"]))
             elif kind == "ans_pipe":
                 app[PENDING].append((ws, f"p{index}:{raw['question_index']}"))
                 if not app[FLUSHER]:
                     app[FLUSHER].append(asyncio.ensure_future(_flush(app)))
             elif kind == "ack_size":
-                app[ACK_SIZE] = int(raw["size"])
+                app[SIZES]["ack"] = int(raw["size"])
                 await ws.send_str(padded("ok", 40))
             elif kind == "bcast":
                 clients.discard(ws)
@@ -101,7 +101,12 @@ async def _handle(request: web.Request) -> web.WebSocketResponse:
 
 
 async def _redis_ctx(app: web.Application) -> object:
-    client = aioredis.from_url(app["redis_url"])
+    # A blocking pool: at most 64 connections, and a command waits for a free one (the default
+    # pool of redis-py raises once 100 are busy, which 10,000 concurrent answers would hit).
+    pool = aioredis.BlockingConnectionPool.from_url(
+        app["redis_url"], max_connections=64, timeout=None
+    )
+    client = aioredis.Redis(connection_pool=pool)
     app[REDIS] = client
     yield
     await client.aclose()
@@ -121,7 +126,7 @@ def build_app(redis_url: str) -> web.Application:
     app[CLIENTS] = set()
     app[PENDING] = []
     app[FLUSHER] = []
-    app[ACK_SIZE] = 120
+    app[SIZES] = {"ack": 120}
     app.cleanup_ctx.append(_redis_ctx)
     app.router.add_get("/ws", _handle)
     app.router.add_get("/health", _health)

@@ -118,15 +118,15 @@ async def run_bare(
 
     progress.step(f"bare N={n:,}: broadcast {sizes.question} B x {warmup}+{reps}")
     meter = CpuMeter(lambda: cpu_seconds(server_pid))
-    frames = 0
+    frames_before = 0
     for rep in range(warmup + reps):
+        if rep == warmup:
+            meter = CpuMeter(lambda: cpu_seconds(server_pid))
+            frames_before = fleet.lifetime_frames
         ms = await _broadcast(ctl, fleet, live, sizes.question, "question", timeout)
         if rep >= warmup:
             figures.broadcast_ms.append(ms)
-            frames += fleet.frames
-        else:
-            meter = CpuMeter(lambda: cpu_seconds(server_pid))
-    figures.costs.append(cost_sample(fleet, meter, frames))
+    figures.costs.append(cost_sample(fleet, meter, fleet.lifetime_frames - frames_before))
 
     progress.step(f"bare N={n:,}: leaderboard-size broadcast {sizes.leaderboard} B")
     for rep in range(warmup + reps):

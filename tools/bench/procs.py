@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import socket
 import subprocess
@@ -46,15 +45,24 @@ class Child:
         """Start the process (output discarded) and wait for its port."""
         self.name = name
         self.port = port
-        self.proc = subprocess.Popen(  # noqa: S603 - our own commands
-            argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        # Output goes to a file, never a pipe nobody reads (a full pipe would stall the server).
+        self.log = Path(tempfile.mkstemp(prefix=f"bench-{name}-", suffix=".log")[1])
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(  # noqa: S603 - our own commands
+                argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT
+            )
         try:
             wait_port(port, 30, self.proc)
         except RuntimeError as exc:
-            err = self.proc.stderr.read().decode(errors="replace")[-2000:] if self.proc.stderr else ""
             self.stop()
-            raise RuntimeError(f"{name} did not start: {exc}\n{err}") from exc
+            raise RuntimeError(f"{name} did not start: {exc}\n{self.tail()}") from exc
+
+    def tail(self, size: int = 2000) -> str:
+        """The end of the child's output."""
+        try:
+            return self.log.read_text(errors="replace")[-size:]
+        except OSError:
+            return ""
 
     @property
     def pid(self) -> int:
@@ -70,9 +78,6 @@ class Child:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        if self.proc.stderr:
-            with contextlib.suppress(OSError):
-                self.proc.stderr.close()
 
 
 def start_redis() -> tuple[Child, str]:

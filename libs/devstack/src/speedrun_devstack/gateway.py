@@ -25,8 +25,9 @@ from typing import Any
 import aiohttp
 from aiohttp import WSMsgType, web
 from multidict import CIMultiDict
-from speedrun_protocol.errors import error_body
 from yarl import URL
+
+from speedrun_protocol.errors import error_body
 
 log = logging.getLogger("speedrun_devstack.gateway")
 

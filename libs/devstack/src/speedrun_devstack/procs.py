@@ -176,6 +176,19 @@ class ManagedProcess:
                 self.signal_group(signal.SIGKILL)
         await self.wait()
         self.signal_group(signal.SIGKILL)
+        await self._group_gone(timeout=2.0)
+
+    async def _group_gone(self, timeout: float) -> None:
+        """Wait (bounded) until no process of the group is left, reaped ones included."""
+        assert self.proc is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            try:
+                os.killpg(self.proc.pid, 0)
+            except (ProcessLookupError, PermissionError):
+                return
+            await asyncio.sleep(0.02)
 
     async def kill(self) -> None:
         """SIGKILL the process group at once (a crash, for fault tests) and reap it."""

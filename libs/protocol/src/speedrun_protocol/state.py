@@ -19,6 +19,11 @@ key              type      holds
 ``answers``      hash      ``<participant id>:<question index>`` -> :class:`AnswerRecord`
 ``progress``     hash      participant id -> :class:`ParticipantProgress` JSON
 ``events``       stream    the run's recent events, for replay on reconnect
+``presence``     hash      ``host`` or participant id -> ``<instance id>|<connection id>`` of
+                           the one live connection of that identity (the engine's)
+``pending``      set       host-paced: connected participants yet to answer the open question
+``qstats``       hash      per-question counters: ``<q>:answered``, ``<q>:timed_out``,
+                           ``<q>:correct``, ``<q>:o<option>`` (how many chose each option)
 =============== ========= ==========================================================
 
 Global keys: ``joincode:<code>`` -> speedrun id (``SET NX`` with the run's TTL, so a code is unique
@@ -66,7 +71,10 @@ class RunKeys:
         "meta",
         "nicks",
         "participants",
+        "pending",
+        "presence",
         "progress",
+        "qstats",
         "questions",
         "scores",
         "speedrun_id",
@@ -89,6 +97,9 @@ class RunKeys:
         self.answers = f"{base}:answers"
         self.progress = f"{base}:progress"
         self.events = f"{base}:events"
+        self.presence = f"{base}:presence"
+        self.pending = f"{base}:pending"
+        self.qstats = f"{base}:qstats"
 
     def all(self) -> list[str]:
         """Every key of the run, e.g. to set a TTL on all of them."""
@@ -102,6 +113,9 @@ class RunKeys:
             self.answers,
             self.progress,
             self.events,
+            self.presence,
+            self.pending,
+            self.qstats,
         ]
 
 
@@ -132,6 +146,10 @@ class MetaField(StrEnum):
     """Participants joined and not kicked."""
     ARCHIVED = "archived"
     """"1" once the reporter has archived the run."""
+    PLAYING_COUNT = "playing_count"
+    """Self-paced: participants (not kicked) who have received their first question."""
+    FINISHED_COUNT = "finished_count"
+    """Self-paced: participants (not kicked) done with every question (or forfeited)."""
 
 
 class RunQuestion(BaseModel):

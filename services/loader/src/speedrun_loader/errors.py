@@ -53,11 +53,15 @@ class UnsupportedMediaType(LoaderError):
 
 
 class UploadMalformed(LoaderError):
-    """The multipart request itself is wrong: no ``file`` field, several files, bad encoding."""
+    """The multipart body itself is broken (no boundary, cut short, bad part headers)."""
 
-    def __init__(self, message: str, details: list[ErrorDetail] | None = None) -> None:
-        super().__init__(message)
-        self.details = details or []
+
+class UploadFieldInvalid(LoaderError):
+    """A form field is wrong: no ``file``, more than one file, ``title`` sent as a file."""
+
+    def __init__(self, location: str, message: str) -> None:
+        super().__init__("The upload form is not as expected.")
+        self.details = [ErrorDetail(location=location, message=message)]
 
 
 class QuestionSetNotFound(LoaderError):

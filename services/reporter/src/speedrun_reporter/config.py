@@ -41,4 +41,4 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     """Return the process's settings, read once (tests call ``get_settings.cache_clear()``)."""
-    return Settings()  # type: ignore[call-arg]  # REDIS_URL comes from the environment
+    return Settings()  # REDIS_URL comes from the environment

@@ -5,8 +5,13 @@ Context goes in ``extra=`` (``speedrun_id``, ``message_id``) and comes out as to
 
 from __future__ import annotations
 
+import logging
+import sys
+
 from aws_lambda_powertools import Logger
 
 SERVICE = "speedrun-reporter"
 
-logger = Logger(service=SERVICE)
+# stderr like every speedrun process (speedrun_protocol.logs); Lambda sends both streams to
+# CloudWatch.
+logger = Logger(service=SERVICE, logger_handler=logging.StreamHandler(sys.stderr))

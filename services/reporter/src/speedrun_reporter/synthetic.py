@@ -6,8 +6,9 @@ The benchmark and the tests use these; nothing in the Lambda path does.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any
 
 from redis import Redis
 
@@ -15,13 +16,12 @@ from speedrun_protocol.state import (
     RUN_TTL_S,
     AnswerRecord,
     MetaField,
+    ParticipantProgress,
     ParticipantRecord,
     RunConfig,
     RunKeys,
     RunQuestion,
 )
-
-V = TypeVar("V")
 
 CHUNK = 1_000
 """Fields per HSET when writing big hashes."""
@@ -38,9 +38,7 @@ class SyntheticRun:
     scores: dict[str, int]
 
 
-def make_run(
-    speedrun_id: str, participants: int, questions: int, seed: int = 0
-) -> SyntheticRun:
+def make_run(speedrun_id: str, participants: int, questions: int, seed: int = 0) -> SyntheticRun:
     """Make a finished run's records: everyone answers every question (some time out).
 
     Args:
@@ -130,28 +128,32 @@ def write_run(redis: Redis, run: SyntheticRun, status: str = "finished") -> None
         meta[MetaField.END_REASON] = "completed"
     participants = {p.participant_id: p.model_dump_json() for p in run.participants}
     answers = {f"{a.participant_id}:{a.question_index}": a.model_dump_json() for a in run.answers}
+    progress = {
+        pid: ParticipantProgress(
+            answered_count=len(run.questions), score=score, finished_at_ms=2_900_000
+        ).model_dump_json()
+        for pid, score in run.scores.items()
+    }
     with redis.pipeline(transaction=False) as pipe:
         pipe.set(keys.config, run.config.model_dump_json())
-        pipe.set(
-            keys.questions, "[" + ",".join(q.model_dump_json() for q in run.questions) + "]"
-        )
+        pipe.set(keys.questions, "[" + ",".join(q.model_dump_json() for q in run.questions) + "]")
         pipe.hset(keys.meta, mapping={str(k): v for k, v in meta.items()})
         for mapping in _chunks(participants):
             pipe.hset(keys.participants, mapping=mapping)
-        for mapping in _chunks(
-            {p.nickname.casefold(): p.participant_id for p in run.participants}
-        ):
+        for mapping in _chunks({p.nickname.casefold(): p.participant_id for p in run.participants}):
             pipe.hset(keys.nicks, mapping=mapping)
         for mapping in _chunks({pid: float(s) for pid, s in run.scores.items()}):
             pipe.zadd(keys.scores, mapping)
         for mapping in _chunks(answers):
             pipe.hset(keys.answers, mapping=mapping)
+        for mapping in _chunks(progress):
+            pipe.hset(keys.progress, mapping=mapping)
         pipe.xadd(keys.events, {"a": "all", "p": "", "f": "{}", "c": "finished"}, id="0-42")
         for key in keys.all():
             pipe.expire(key, RUN_TTL_S)
         pipe.execute()
 
 
-def _chunks(mapping: dict[str, V]) -> list[dict[str, V]]:
+def _chunks(mapping: Mapping[str, Any]) -> list[dict[Any, Any]]:
     items = list(mapping.items())
     return [dict(items[i : i + CHUNK]) for i in range(0, len(items), CHUNK)]

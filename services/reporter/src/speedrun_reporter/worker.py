@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import signal
+import threading
 from types import FrameType
 from typing import Any
 
@@ -24,6 +25,8 @@ WAIT_TIME_S = 20
 """Long-poll wait per ReceiveMessage (the SQS maximum)."""
 BATCH_SIZE = 10
 """Messages per batch (the SQS maximum per ReceiveMessage)."""
+RETRY_DELAY_S = 1.0
+"""Pause after a failed poll (e.g. the queue endpoint is down)."""
 
 
 def _lambda_attribute(value: dict[str, Any]) -> dict[str, Any]:
@@ -32,7 +35,9 @@ def _lambda_attribute(value: dict[str, Any]) -> dict[str, Any]:
         "stringValue": value.get("StringValue"),
         "binaryValue": base64.b64encode(binary).decode() if binary is not None else None,
         "stringListValues": value.get("StringListValues", []),
-        "binaryListValues": [base64.b64encode(b).decode() for b in value.get("BinaryListValues", [])],
+        "binaryListValues": [
+            base64.b64encode(b).decode() for b in value.get("BinaryListValues", [])
+        ],
         "dataType": value["DataType"],
     }
 
@@ -69,10 +74,6 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> di
     }
 
 
-class _Stop(Exception):
-    """Raised by the signal handler to leave a long poll."""
-
-
 class Worker:
     """Polls the completion queue and feeds the handler until stopped."""
 
@@ -86,15 +87,9 @@ class Worker:
             QueueUrl=self.queue_url, AttributeNames=["QueueArn"]
         )["Attributes"]["QueueArn"]
         self.region = self.queue_arn.split(":")[3]
-        self.stopping = False
-        self.busy = False
-
-    def stop(self, signum: int, _frame: FrameType | None) -> None:
-        """Signal handler: stop after the current batch, or at once while waiting."""
-        logger.info("worker stopping", extra={"signal": signal.Signals(signum).name})
-        self.stopping = True
-        if not self.busy:
-            raise _Stop
+        self.stopping = threading.Event()
+        self.batch = threading.Lock()
+        """Held while a batch is being handled, so stopping waits for it."""
 
     def poll_once(self) -> int:
         """Receive one batch, hand it to the handler, delete what succeeded.
@@ -112,8 +107,7 @@ class Worker:
         messages = received.get("Messages", [])
         if not messages:
             return 0
-        self.busy = True
-        try:
+        with self.batch:
             result = handler(sqs_event(messages, self.queue_arn, self.region), None)
             failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
             done = [m for m in messages if m["MessageId"] not in failed]
@@ -125,30 +119,45 @@ class Worker:
                         for i, m in enumerate(done)
                     ],
                 )
-            logger.info(
-                "batch processed",
-                extra={"received": len(messages), "failed": len(failed), "deleted": len(done)},
-            )
-        finally:
-            self.busy = False
+        logger.info(
+            "batch processed",
+            extra={"received": len(messages), "failed": len(failed), "deleted": len(done)},
+        )
         return len(messages)
 
-    def run(self) -> None:
-        """Poll until SIGTERM or SIGINT."""
-        signal.signal(signal.SIGTERM, self.stop)
-        signal.signal(signal.SIGINT, self.stop)
-        logger.info("worker polling", extra={"queue_url": self.queue_url})
-        try:
-            while not self.stopping:
+    def _poll_forever(self) -> None:
+        while not self.stopping.is_set():
+            try:
                 self.poll_once()
-        except _Stop:
-            pass
-        logger.info("worker stopped")
+            except Exception:
+                logger.exception("polling the completion queue failed; retrying")
+                self.stopping.wait(RETRY_DELAY_S)
+
+    def _stop(self, signum: int, _frame: FrameType | None) -> None:
+        logger.info("worker stopping", extra={"signal": signal.Signals(signum).name})
+        self.stopping.set()
+
+    def run(self) -> None:
+        """Poll until SIGTERM or SIGINT.
+
+        Polling runs in a daemon thread: a long poll cannot be interrupted, so on a signal the
+        main thread waits only for a batch being handled, then returns and the poll dies with
+        the process (messages it may have just received reappear after the visibility timeout).
+        """
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        logger.info("worker polling", extra={"queue_url": self.queue_url})
+        threading.Thread(target=self._poll_forever, name="poll", daemon=True).start()
+        self.stopping.wait()
+        with self.batch:
+            logger.info("worker stopped")
 
 
 def main() -> None:
     """Run the local worker with the environment's settings."""
-    Worker(get_settings()).run()
+    settings = get_settings()
+    logger.setLevel(settings.LOG_LEVEL.upper())
+    Worker(settings).run()
 
 
 if __name__ == "__main__":

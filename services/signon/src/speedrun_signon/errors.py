@@ -47,6 +47,10 @@ class CodesExhausted(SignonError):
     """No free join code was found; practically only when about a million runs are live."""
 
 
+class StoreUnavailable(SignonError):
+    """Redis (or DynamoDB) cannot be reached right now."""
+
+
 class NotAuthenticated(SignonError):
     """No token, or a forged, malformed or expired one."""
 

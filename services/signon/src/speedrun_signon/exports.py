@@ -96,8 +96,16 @@ def to_xlsx(results: RunResults) -> bytes:
     stats_sheet = workbook.create_sheet("Questions")
     _append(
         stats_sheet,
-        ["question", "text", "correct options", "answered", "timed out", "correct",
-         "correct rate", "mean time ms"],
+        [
+            "question",
+            "text",
+            "correct options",
+            "answered",
+            "timed out",
+            "correct",
+            "correct rate",
+            "mean time ms",
+        ],
     )
     for stats in results.questions:
         _append(

@@ -103,9 +103,14 @@ async def read_live(redis: Redis, speedrun_id: str) -> RunResults | None:
         pipe.hvals(keys.participants)
         pipe.hvals(keys.answers)
         pipe.zrange(keys.scores, 0, -1, withscores=True)
-        raw_config, raw_questions, meta, raw_participants, raw_answers, scores = (
-            await pipe.execute()
-        )
+        (
+            raw_config,
+            raw_questions,
+            meta,
+            raw_participants,
+            raw_answers,
+            scores,
+        ) = await pipe.execute()
     if raw_config is None or raw_questions is None or not meta:
         return None
     meta = dict(meta)

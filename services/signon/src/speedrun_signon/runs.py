@@ -119,13 +119,15 @@ def new_join_code() -> str:
 class RunStore:
     """Sign-on's reads and writes of run state."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, ttl_s: int = RUN_TTL_S) -> None:
         """Wrap a client made with ``decode_responses=True``.
 
         Args:
             redis: The connection pool's client.
+            ttl_s: Lifetime of a run's keys after its last change (tests shorten it).
         """
         self.redis = redis
+        self.ttl_s = ttl_s
         self._join = redis.register_script(_JOIN_LUA)
 
     async def create(
@@ -163,8 +165,8 @@ class RunStore:
         questions_json = "[" + ",".join(q.model_dump_json() for q in questions) + "]"
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.set(keys.config, config.model_dump_json(), ex=RUN_TTL_S)
-                pipe.set(keys.questions, questions_json, ex=RUN_TTL_S)
+                pipe.set(keys.config, config.model_dump_json(), ex=self.ttl_s)
+                pipe.set(keys.questions, questions_json, ex=self.ttl_s)
                 pipe.hset(
                     keys.meta,
                     mapping={
@@ -175,7 +177,7 @@ class RunStore:
                         MetaField.PARTICIPANT_COUNT: "0",
                     },
                 )
-                pipe.expire(keys.meta, RUN_TTL_S)
+                pipe.expire(keys.meta, self.ttl_s)
                 await pipe.execute()
         except Exception:
             # Give the code back rather than leave it pointing at a run that never was.
@@ -190,23 +192,21 @@ class RunStore:
     async def _claim_code(self, speedrun_id: str) -> str:
         for _ in range(CODE_ATTEMPTS):
             code = new_join_code()
-            if await self.redis.set(join_code_key(code), speedrun_id, nx=True, ex=RUN_TTL_S):
+            if await self.redis.set(join_code_key(code), speedrun_id, nx=True, ex=self.ttl_s):
                 return code
         raise CodesExhausted("no free join code")
 
     async def resolve_code(self, code: str) -> str | None:
         """Return the id of the live run holding a join code, or None."""
-        value: str | None = await self.redis.get(join_code_key(code))
-        return value
+        value = await self.redis.get(join_code_key(code))
+        return str(value) if value is not None else None
 
     async def lobby(self, speedrun_id: str) -> Lobby | None:
         """Return the public lobby information of a live run, or None when it is gone."""
         keys = RunKeys(speedrun_id)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.get(keys.config)
-            pipe.hmget(
-                keys.meta, [MetaField.STATUS, MetaField.LOCKED, MetaField.PARTICIPANT_COUNT]
-            )
+            pipe.hmget(keys.meta, [MetaField.STATUS, MetaField.LOCKED, MetaField.PARTICIPANT_COUNT])
             raw_config, (status, locked, count) = await pipe.execute()
         if raw_config is None or status is None:
             return None
@@ -262,7 +262,7 @@ class RunStore:
                 _joined_body_prefix(participant_id, nickname),
                 run_channel(speedrun_id),
                 speedrun_id,
-                RUN_TTL_S,
+                self.ttl_s,
                 EVENT_LOG_MAXLEN,
             ],
         )
@@ -291,7 +291,9 @@ def _joined_body_prefix(participant_id: str, nickname: str) -> str:
     appends the real count and the closing brace.
     """
     body = frame_body(
-        ParticipantJoinedFrame(participant_id=participant_id, nickname=nickname, participant_count=0)
+        ParticipantJoinedFrame(
+            participant_id=participant_id, nickname=nickname, participant_count=0
+        )
     )
     if not body.endswith(_COUNT_TAIL):  # the frame's field order changed: fail loudly
         raise RuntimeError("participant_joined must end with participant_count")
@@ -304,4 +306,3 @@ def _status(value: str) -> RunStatus:
             return value
         case _:
             raise ValueError(f"unknown run status {value!r}")
-

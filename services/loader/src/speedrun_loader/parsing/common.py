@@ -221,7 +221,30 @@ def _located(draft: Draft, exc: ValidationError) -> list[ErrorDetail]:
         if loc[0] in draft.reported:
             continue
         found.append(ErrorDetail(location=draft.locate(loc), message=describe(error)))
+    if not any(tuple(e["loc"])[:1] in ((), ("correct",)) for e in exc.errors()):
+        # The model checks the indexes only once every field is valid; check them now so
+        # that every problem is reported at once.
+        problem = _correct_problem(draft.fields)
+        if problem and "correct" not in draft.reported:
+            found.append(ErrorDetail(location=draft.locate(("correct",)), message=problem))
     return found
+
+
+def _correct_problem(fields: dict[str, Any]) -> str | None:
+    correct, options = fields.get("correct"), fields.get("options")
+    if not isinstance(correct, list) or not isinstance(options, list):
+        return None
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in correct):
+        return None
+    if len(set(correct)) != len(correct):
+        return "correct answers: correct option indexes must not repeat"
+    for index in correct:
+        if not 0 <= index < len(options):
+            return (
+                f"correct answers: correct option index {index} is out of range for "
+                f"{len(options)} options"
+            )
+    return None
 
 
 def _capped(problems: list[ErrorDetail]) -> list[ErrorDetail]:

@@ -105,23 +105,17 @@ def _canonical_locator(index: int) -> Any:
     return locate
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """A safe YAML loader that keeps text as text and refuses aliases.
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-    ``yes``/``no``, ``1.5`` and dates stay strings (an answer "No" must not become False), and
-    anchors/aliases are refused: they can make a small file expand enormously.
+
+class _TextLoader(_BaseLoader):  # type: ignore[misc]
+    """A safe YAML loader (libyaml when present) that keeps text as text.
+
+    ``yes``/``no``, ``1.5`` and dates stay strings: an answer "No" must not become False.
     """
 
-    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.composer.ComposerError(
-                None, None, "aliases (*name) are not accepted", event.start_mark
-            )
-        return super().compose_node(parent, index)
 
-
-_StrictLoader.yaml_implicit_resolvers = {
+_TextLoader.yaml_implicit_resolvers = {
     first: [
         (tag, regexp)
         for tag, regexp in resolvers
@@ -131,6 +125,19 @@ _StrictLoader.yaml_implicit_resolvers = {
 }
 
 
+def _refuse_aliases(text: str) -> None:
+    """Aliases (``*name``) can make a small file expand enormously: refuse them."""
+    if "*" not in text:
+        return
+    for event in yaml.parse(text, Loader=_TextLoader):
+        if isinstance(event, yaml.AliasEvent):
+            mark = event.start_mark
+            raise YamlSyntaxError(
+                f"line {mark.line + 1}, column {mark.column + 1}",
+                "aliases (*name) are not accepted",
+            )
+
+
 class YamlSyntaxError(JsonSyntaxError):
     """The text is not YAML; carries where."""
 
@@ -138,7 +145,8 @@ class YamlSyntaxError(JsonSyntaxError):
 def load_yaml(text: str) -> Any:
     """Parse YAML text safely, turning a syntax error into a located one."""
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        _refuse_aliases(text)
+        return yaml.load(text, Loader=_TextLoader)  # noqa: S506 - a safe loader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         location = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "line 1"

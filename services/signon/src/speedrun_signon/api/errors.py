@@ -32,6 +32,7 @@ _DOMAIN: dict[type[errors.SignonError], tuple[int, str, str]] = {
     errors.NicknameTaken: (409, "nickname_taken", "Someone in this speedrun has this nickname."),
     errors.RunNotFinished: (409, "run_not_finished", "This speedrun has not finished yet."),
     errors.CodesExhausted: (503, "no_free_code", "No join code is free; try again later."),
+    errors.StoreUnavailable: (503, "unavailable", "The state store is unreachable; try again."),
     errors.NotAuthenticated: (401, "not_authenticated", "A valid bearer token is required."),
     errors.Forbidden: (403, "forbidden", "This token does not allow that."),
     errors.RateLimited: (429, "rate_limited", "Too many attempts; try again later."),
@@ -86,15 +87,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.SignonError)
     status, code, message = _DOMAIN.get(type(exc), (500, "internal_error", "Unexpected error."))
     headers: dict[str, str] = {}
     if isinstance(exc, errors.RateLimited):
         headers["Retry-After"] = str(exc.retry_after_s)
     if isinstance(exc, errors.NotAuthenticated):
         headers["WWW-Authenticate"] = "Bearer"
-    return JSONResponse(
-        error_body(code, message or str(exc)), status_code=status, headers=headers
-    )
+    return JSONResponse(error_body(code, message or str(exc)), status_code=status, headers=headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -7,7 +7,12 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from speedrun_protocol.frames import Mode, RunStatus
-from speedrun_protocol.ids import JOIN_CODE_RE, PARTICIPANT_ID_RE, QUESTION_SET_ID_RE, SPEEDRUN_ID_RE
+from speedrun_protocol.ids import (
+    JOIN_CODE_RE,
+    PARTICIPANT_ID_RE,
+    QUESTION_SET_ID_RE,
+    SPEEDRUN_ID_RE,
+)
 from speedrun_protocol.questions import MAX_QUESTIONS, Category, TimeLimit
 from speedrun_signon.config import MAX_PARTICIPANTS_LIMIT
 
@@ -85,6 +90,7 @@ class JoinRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     nickname: str = Field(
+        min_length=1,
         max_length=MAX_RAW_NICKNAME,
         description="1-20 characters after trimming and NFKC normalisation; no control or "
         "invisible characters; unique (case-insensitively) in the run.",

@@ -1,0 +1,231 @@
+"""Joining a speedrun: the participant's records, the event, and every refusal."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from redis.asyncio import Redis
+
+from speedrun_protocol.events import BusEvent, run_channel
+from speedrun_protocol.frames import ParticipantJoinedFrame, decode_server_frame
+from speedrun_protocol.ids import is_participant_id
+from speedrun_protocol.state import RUN_TTL_S, ParticipantRecord, RunKeys
+from speedrun_protocol.tokens import verify_token
+
+SECRET = "a-test-secret-that-is-long-enough-0123456789"
+
+
+async def test_join_returns_participant_token(signon) -> None:
+    run = await signon.open_run()
+
+    response = await signon.join(run["join_code"], "  Ada  ")
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert is_participant_id(body["participant_id"])
+    assert body["nickname"] == "Ada"
+    assert body["speedrun_id"] == run["speedrun_id"]
+    assert body["websocket_path"] == "/speedrun"
+    claims = verify_token(SECRET, body["participant_token"])
+    assert (claims.sid, claims.role, claims.sub) == (
+        run["speedrun_id"],
+        "participant",
+        body["participant_id"],
+    )
+
+
+async def test_join_writes_records_with_ttl(signon, redis: Redis) -> None:
+    run = await signon.open_run()
+    keys = RunKeys(str(run["speedrun_id"]))
+
+    body = (await signon.join(run["join_code"], "Ａｄａ")).json()  # fullwidth: NFKC gives "Ada"
+
+    pid = body["participant_id"]
+    record = ParticipantRecord.model_validate_json(await redis.hget(keys.participants, pid))
+    assert (record.participant_id, record.nickname, record.kicked) == (pid, "Ada", False)
+    assert await redis.hget(keys.nicks, "ada") == pid
+    assert await redis.zscore(keys.scores, pid) == 0
+    assert await redis.hget(keys.meta, "participant_count") == "1"
+    for key in (keys.participants, keys.nicks, keys.scores, keys.events, keys.meta, keys.config):
+        assert RUN_TTL_S - 5 < await redis.ttl(key) <= RUN_TTL_S
+
+
+async def test_join_emits_participant_joined_event(signon, redis: Redis) -> None:
+    run = await signon.open_run()
+    keys = RunKeys(str(run["speedrun_id"]))
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(run_channel(str(run["speedrun_id"])))
+    await pubsub.get_message(timeout=1)  # the subscribe confirmation
+
+    first = (await signon.join(run["join_code"], "Ada")).json()
+    second = (await signon.join(run["join_code"], "Grace")).json()
+
+    entries = await redis.xrange(keys.events)
+    assert [entry_id for entry_id, _ in entries] == ["0-1", "0-2"]
+    frame = decode_server_frame(entries[1][1]["f"])
+    assert frame == ParticipantJoinedFrame(
+        seq=2, participant_id=second["participant_id"], nickname="Grace", participant_count=2
+    )
+    assert entries[0][1]["a"] == "all"
+    assert await redis.hget(keys.meta, "seq") == "2"
+    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=2)
+    assert message is not None
+    event = BusEvent.model_validate_json(message["data"])
+    assert (event.seq, event.audience, event.speedrun_id) == (1, "all", run["speedrun_id"])
+    assert json.loads(event.frame or "")["participant_id"] == first["participant_id"]
+    await pubsub.aclose()
+
+
+async def test_join_with_taken_nickname_is_409_case_insensitively(signon) -> None:
+    run = await signon.open_run()
+    await signon.join(run["join_code"], "Ada Lovelace")
+
+    response = await signon.join(run["join_code"], "ADA LOVELACE")
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "nickname_taken"
+
+
+async def test_join_unknown_code_is_404(signon) -> None:
+    run = await signon.open_run()
+    unknown = "000001" if run["join_code"] == "000000" else "000000"
+
+    response = await signon.join(unknown, "Ada")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "run_not_found"
+
+
+async def test_join_finished_run_is_410(signon, redis: Redis) -> None:
+    run = await signon.open_run()
+    await redis.hset(RunKeys(str(run["speedrun_id"])).meta, "status", "finished")
+
+    response = await signon.join(run["join_code"], "Ada")
+
+    assert response.status_code == 410
+    assert response.json()["error"]["code"] == "run_finished"
+
+
+async def test_join_locked_run_is_423(signon, redis: Redis) -> None:
+    run = await signon.open_run()
+    await redis.hset(RunKeys(str(run["speedrun_id"])).meta, "locked", "1")
+
+    response = await signon.join(run["join_code"], "Ada")
+
+    assert response.status_code == 423
+    assert response.json()["error"]["code"] == "joining_locked"
+
+
+async def test_join_started_self_paced_run_is_allowed(signon, redis: Redis) -> None:
+    run = await signon.open_run(mode="self-paced")
+    await redis.hset(RunKeys(str(run["speedrun_id"])).meta, mapping={"status": "running"})
+
+    response = await signon.join(run["join_code"], "Late Larry")
+
+    assert response.status_code == 201
+
+
+async def test_join_full_run_is_409(signon) -> None:
+    run = await signon.open_run(max_participants=2)
+    assert (await signon.join(run["join_code"], "One")).status_code == 201
+    assert (await signon.join(run["join_code"], "Two")).status_code == 201
+
+    response = await signon.join(run["join_code"], "Three")
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "run_full"
+
+
+@pytest.mark.parametrize(
+    "nickname",
+    [
+        "",
+        "   ",
+        "x" * 21,
+        "y" * 201,
+        "Ada\u200b",  # zero-width space
+        "\u200b\u200b",
+        "A\u0000da",
+        "Ada\nLovelace",
+        "\u3164",  # Hangul filler
+        "\u2800\u2800",  # braille blank
+        "\u202eAda",  # right-to-left override
+        "\u0301\u0301",  # combining marks only
+        "admin",
+        "The Host",
+        "FUCK",
+    ],
+)
+async def test_join_with_invalid_nickname_is_422(signon, nickname: str) -> None:
+    run = await signon.open_run()
+
+    response = await signon.join(run["join_code"], nickname)
+
+    assert response.status_code == 422, nickname
+    assert response.json()["error"]["code"] in ("invalid_nickname", "invalid_request")
+
+
+async def test_join_with_nickname_of_20_characters_is_allowed(signon) -> None:
+    run = await signon.open_run()
+
+    response = await signon.join(run["join_code"], "  " + "é" * 20 + "  ")
+
+    assert response.status_code == 201
+    assert response.json()["nickname"] == "é" * 20
+
+
+async def test_join_returns_markup_as_text(signon) -> None:
+    run = await signon.open_run()
+
+    response = await signon.join(run["join_code"], "<b>Bob</b>")
+
+    assert response.status_code == 201
+    assert response.json()["nickname"] == "<b>Bob</b>"
+
+
+async def test_join_with_bad_body_is_422(signon) -> None:
+    run = await signon.open_run()
+    url = f"/signon/speedruns/{run['join_code']}/participants"
+
+    for body in ({}, {"nickname": 5}, {"nickname": "Ada", "admin": True}, []):
+        response = await signon.http.post(url, json=body)
+        assert response.status_code == 422, body
+        assert response.json()["error"]["code"] == "invalid_request"
+
+
+async def test_join_200_concurrently_gives_200_distinct_participants(signon, redis: Redis) -> None:
+    run = await signon.open_run()
+
+    responses = await asyncio.gather(
+        *(signon.join(run["join_code"], f"Player {i}") for i in range(200))
+    )
+
+    assert [r.status_code for r in responses] == [201] * 200
+    bodies = [r.json() for r in responses]
+    assert len({b["participant_id"] for b in bodies}) == 200
+    assert len({b["nickname"] for b in bodies}) == 200
+    keys = RunKeys(str(run["speedrun_id"]))
+    assert await redis.hlen(keys.participants) == 200
+    assert await redis.hget(keys.meta, "participant_count") == "200"
+    assert await redis.xlen(keys.events) == 200
+    assert await redis.hget(keys.meta, "seq") == "200"
+
+
+async def test_join_same_nickname_concurrently_admits_exactly_one(signon) -> None:
+    run = await signon.open_run()
+
+    responses = await asyncio.gather(*(signon.join(run["join_code"], "Twin") for _ in range(50)))
+
+    assert sorted(r.status_code for r in responses) == [201] + [409] * 49
+
+
+async def test_join_concurrently_never_exceeds_max_participants(signon) -> None:
+    run = await signon.open_run(max_participants=10)
+
+    responses = await asyncio.gather(
+        *(signon.join(run["join_code"], f"Racer {i}") for i in range(40))
+    )
+
+    assert sorted(r.status_code for r in responses) == [201] * 10 + [409] * 30

@@ -1,0 +1,126 @@
+"""The application factory: routes, the shared connections and the background loops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from speedrun_aws import aws_client
+from speedrun_protocol.errors import CloseCode, error_body
+from speedrun_run.config import Settings, get_settings
+from speedrun_run.engine import Engine
+from speedrun_run.handlers import healthz, speedrun_socket
+from speedrun_run.hub import Hub
+from speedrun_run.keys import ENGINE, HUB, REDIS, SCHEDULER, SETTINGS, SQS, TASKS
+from speedrun_run.leaderboard import run_leaderboards
+from speedrun_run.scheduler import Scheduler
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer every HTTP error with the one error shape; never a traceback."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = exc.reason.lower().replace(" ", "_")
+        return web.json_response(error_body(code, exc.reason), status=exc.status)
+    except Exception:
+        logger.exception("request failed", extra={"path": request.path})
+        return web.json_response(error_body("internal_error", "something went wrong"), status=500)
+
+
+async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    redis = Redis.from_url(
+        settings.redis_url,
+        password=settings.redis_auth_token or None,
+        decode_responses=True,
+        health_check_interval=15,
+        socket_keepalive=True,
+    )
+    app[REDIS] = redis
+    app[ENGINE] = Engine(
+        redis, settings.instance_id, settings.grace_period_s, settings.host_grace_period_s
+    )
+    yield
+    await redis.aclose()
+
+
+async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    hub = Hub(app[REDIS], settings.instance_id, settings.replay_limit)
+    await hub.start()
+    app[HUB] = hub
+    yield
+    await hub.stop()
+
+
+async def _loops_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    sqs = None
+    if settings.completion_queue_url:
+        sqs = await asyncio.get_running_loop().run_in_executor(None, aws_client, "sqs")
+    app[SQS] = sqs
+    scheduler = Scheduler(
+        app[ENGINE], app[REDIS], settings.lease_s, sqs, settings.completion_queue_url
+    )
+    app[SCHEDULER] = scheduler
+    tasks = [
+        asyncio.create_task(scheduler.run(settings.scheduler_interval_s), name="scheduler"),
+        asyncio.create_task(
+            run_leaderboards(
+                app[ENGINE], app[HUB], settings.leaderboard_interval_s, settings.leaderboard_top
+            ),
+            name="leaderboards",
+        ),
+    ]
+    app[TASKS] = tasks
+    yield
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _on_shutdown(app: web.Application) -> None:
+    """SIGTERM: refuse new sockets, close every socket with 1012 so clients go elsewhere."""
+    hub = app[HUB]
+    hub.draining = True
+    conns = hub.all_conns()
+    for conn in conns:
+        conn.close_after(CloseCode.SERVICE_RESTART, "service restart: reconnect")
+    deadline = time.monotonic() + app[SETTINGS].shutdown_timeout_s
+    while hub.all_conns() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    logger.info("sockets closed for shutdown", extra={"count": len(conns)})
+
+
+def build_app(settings: Settings | None = None) -> web.Application:
+    """Build the speedrun application.
+
+    Args:
+        settings: The configuration; :func:`get_settings` when omitted.
+
+    Returns:
+        The aiohttp application (connections open in its cleanup context).
+    """
+    app = web.Application(middlewares=[error_middleware])
+    app[SETTINGS] = settings or get_settings()
+    app.cleanup_ctx.extend([_redis_ctx, _hub_ctx, _loops_ctx])
+    app.on_shutdown.append(_on_shutdown)
+    app.router.add_get("/speedrun", speedrun_socket)
+    app.router.add_get("/healthz", healthz)
+    return app

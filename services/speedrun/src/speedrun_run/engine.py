@@ -1,0 +1,934 @@
+"""The game engine: every command of a run, on both modes, against the state in Redis.
+
+Each command reads what it needs, decides in Python (scoring, the next question, the frames) and
+applies the decision with one Lua script (see :mod:`speedrun_run.scripts`) that re-checks its guards.
+A lost race (``stale``) is read again, a few times. Nothing here knows about sockets: the engine's
+events reach clients through the run's bus (:mod:`speedrun_run.hub`).
+
+Every public method takes ``now`` (Unix ms) so tests can drive the clock; the server passes the time
+a frame arrived.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+from pydantic import ValidationError
+from redis.asyncio import Redis
+
+from speedrun_protocol.errors import CloseCode, ErrorCode
+from speedrun_protocol.events import CompletionMessage, run_channel
+from speedrun_protocol.frames import (
+    AnswerAcceptedFrame,
+    AnswerResultFrame,
+    Distribution,
+    LeaderboardEntry,
+    ParticipantFinishedFrame,
+    ParticipantProgressFrame,
+    ParticipantView,
+    QuestionFrame,
+    QuestionRevealedFrame,
+    QuestionView,
+    RunFinishedFrame,
+    RunStartedFrame,
+)
+from speedrun_protocol.state import (
+    EVENT_LOG_MAXLEN,
+    RUN_TTL_S,
+    AnswerRecord,
+    ParticipantProgress,
+    ParticipantRecord,
+    RunConfig,
+    RunKeys,
+    RunQuestion,
+    frame_body,
+)
+from speedrun_run.clock import now_ms
+from speedrun_run.errors import Contended, Rejected, RunGone
+from speedrun_run.scoring import score_answer
+from speedrun_run.scripts import Scripts, script_keys
+
+logger = logging.getLogger(__name__)
+
+ATTEMPTS = 8
+"""Times a command is read and tried again after losing a race, before giving up."""
+STATIC_CACHE = 2048
+"""Runs whose (immutable) config and questions an instance keeps in memory."""
+
+EndReason = Literal["completed", "ended_by_host", "abandoned"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunStatic:
+    """The immutable part of a run, cached per instance."""
+
+    config: RunConfig
+    questions: list[RunQuestion]
+
+    @property
+    def self_paced(self) -> bool:
+        """True for the self-paced mode."""
+        return self.config.mode == "self-paced"
+
+
+def question_view(static: RunStatic, index: int, deadline_ms: int, now: int) -> QuestionView:
+    """Return question ``index`` as a client may see it while open (no correct options)."""
+    question = static.questions[index]
+    return QuestionView(
+        question_index=index,
+        question_count=len(static.questions),
+        text=question.text,
+        options=list(question.options),
+        multi=question.multi,
+        category=question.category,
+        points=question.points,
+        time_limit_s=question.time_limit_s,
+        deadline_ms=deadline_ms,
+        remaining_ms=max(0, deadline_ms - now),
+    )
+
+
+def _progress(raw: str | None) -> ParticipantProgress | None:
+    return ParticipantProgress.model_validate_json(raw) if raw else None
+
+
+def _record(raw: str | None) -> ParticipantRecord | None:
+    return ParticipantRecord.model_validate_json(raw) if raw else None
+
+
+class Engine:
+    """The commands of every run, for one instance."""
+
+    def __init__(self, redis: Redis, instance_id: str, grace_s: float, host_grace_s: float) -> None:
+        """Create the engine.
+
+        Args:
+            redis: The state store (``decode_responses=True``).
+            instance_id: This instance, for completion messages.
+            grace_s: Self-paced: seconds a participant may be gone before forfeiting.
+            host_grace_s: Seconds a host may be gone from a lobby or a host-paced run.
+        """
+        self.redis = redis
+        self.instance_id = instance_id
+        self.grace_ms = int(grace_s * 1000)
+        self.host_grace_ms = int(host_grace_s * 1000)
+        self.scripts = Scripts(redis)
+        self._static: OrderedDict[str, RunStatic] = OrderedDict()
+        self.nicknames: dict[str, str] = {}
+
+    # -----------------------------------------------------------------------------------------
+    # Plumbing
+    # -----------------------------------------------------------------------------------------
+
+    async def static(self, speedrun_id: str) -> RunStatic | None:
+        """Return a run's config and questions (cached), or None when the run does not exist."""
+        cached = self._static.get(speedrun_id)
+        if cached is not None:
+            self._static.move_to_end(speedrun_id)
+            return cached
+        keys = RunKeys(speedrun_id)
+        raw_config, raw_questions = await self.redis.mget(keys.config, keys.questions)
+        if raw_config is None or raw_questions is None:
+            return None
+        static = RunStatic(
+            config=RunConfig.model_validate_json(raw_config),
+            questions=[RunQuestion.model_validate(q) for q in orjson.loads(raw_questions)],
+        )
+        self._static[speedrun_id] = static
+        if len(self._static) > STATIC_CACHE:
+            self._static.popitem(last=False)
+        return static
+
+    async def require_static(self, speedrun_id: str) -> RunStatic:
+        """Return a run's config and questions, or refuse because the run is gone."""
+        static = await self.static(speedrun_id)
+        if static is None:
+            raise RunGone()
+        return static
+
+    async def _script(self, name: str, speedrun_id: str, now: int, *args: Any) -> list[Any]:
+        common = [run_channel(speedrun_id), speedrun_id, EVENT_LOG_MAXLEN, RUN_TTL_S, now]
+        return await self.scripts.run(name, script_keys(RunKeys(speedrun_id)), [*common, *args])
+
+    async def nickname_map(self, speedrun_id: str, pids: list[str]) -> dict[str, str]:
+        """Return the nicknames of some participants (cached: a nickname never changes)."""
+        missing = [p for p in pids if p not in self.nicknames]
+        if missing:
+            raws: list[str | None] = await self.redis.hmget(  # type: ignore[assignment]
+                RunKeys(speedrun_id).participants, missing
+            )
+            for pid, raw in zip(missing, raws, strict=True):
+                record = _record(raw)
+                if record is not None:
+                    self.nicknames[pid] = record.nickname
+                    if len(self.nicknames) > 100_000:
+                        self.nicknames.clear()
+        return {p: self.nicknames.get(p, "?") for p in pids}
+
+    async def top(self, speedrun_id: str, count: int) -> list[LeaderboardEntry]:
+        """Return the top of a run's leaderboard (equal scores share a rank)."""
+        rows: list[tuple[str, float]] = await self.redis.zrevrange(  # type: ignore[assignment]
+            RunKeys(speedrun_id).scores, 0, count - 1, withscores=True
+        )
+        return await self.entries(speedrun_id, rows)
+
+    async def entries(
+        self, speedrun_id: str, rows: list[tuple[str, float]]
+    ) -> list[LeaderboardEntry]:
+        """Turn the top rows of the scores zset (best first) into leaderboard entries."""
+        names = await self.nickname_map(speedrun_id, [pid for pid, _ in rows])
+        entries: list[LeaderboardEntry] = []
+        rank = 0
+        previous: int | None = None
+        for position, (pid, raw_score) in enumerate(rows, start=1):
+            score = int(raw_score)
+            if score != previous:
+                rank, previous = position, score
+            entries.append(
+                LeaderboardEntry(participant_id=pid, nickname=names[pid], score=score, rank=rank)
+            )
+        return entries
+
+    # -----------------------------------------------------------------------------------------
+    # Host commands
+    # -----------------------------------------------------------------------------------------
+
+    async def start(self, speedrun_id: str, now: int | None = None) -> None:
+        """Start a run: self-paced, everyone gets question 1; host-paced, question 1 opens."""
+        static = await self.require_static(speedrun_id)
+        keys = RunKeys(speedrun_id)
+        for _ in range(ATTEMPTS):
+            at = now if now is not None else now_ms()
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hmget(keys.meta, "status", "participant_count")
+                pipe.hgetall(keys.participants)
+                (status, count), participants = await pipe.execute()
+            if status != "lobby":
+                raise Rejected(ErrorCode.WRONG_STATE, "the run has already started")
+            if int(count or 0) < 1:
+                raise Rejected(ErrorCode.WRONG_STATE, "nobody has joined yet")
+            started = frame_body(
+                RunStartedFrame(
+                    mode=static.config.mode,
+                    question_count=len(static.questions),
+                    started_at_ms=at,
+                )
+            )
+            if static.self_paced:
+                args: list[Any] = [count, started, at + self.grace_ms]
+                for pid, raw in participants.items():
+                    if ParticipantRecord.model_validate_json(raw).kicked:
+                        continue
+                    progress, body, due = self._issue(static, ParticipantProgress(), 0, at)
+                    args += [pid, progress, body, f"a|{speedrun_id}|{pid}|0", due]
+                reply = await self._script("self_start", speedrun_id, at, *args)
+            else:
+                reply = await self._open(
+                    static, speedrun_id, 0, ("lobby", "lobby", ""), at, started
+                )
+            if reply[0] == "ok":
+                logger.info("run started", extra={"speedrun_id": speedrun_id})
+                return
+            if reply[0] == "wrong_state":
+                raise Rejected(ErrorCode.WRONG_STATE, "the run has already started")
+        raise Contended("start")
+
+    async def _open(
+        self,
+        static: RunStatic,
+        speedrun_id: str,
+        index: int,
+        expect: tuple[str, str, str],
+        now: int,
+        started_body: str = "",
+    ) -> list[Any]:
+        deadline = now + static.questions[index].time_limit_s * 1000
+        body = frame_body(QuestionFrame(question=question_view(static, index, deadline, now)))
+        return await self._script(
+            "host_open", speedrun_id, now, *expect, index, deadline, body, started_body
+        )
+
+    async def next(self, speedrun_id: str, now: int | None = None) -> None:
+        """Host-paced: open the next question (revealing the current one first), or finish."""
+        static = await self.require_static(speedrun_id)
+        if static.self_paced:
+            raise Rejected(ErrorCode.WRONG_STATE, "a self-paced run has no 'next'")
+        for _ in range(ATTEMPTS):
+            at = now if now is not None else now_ms()
+            status, phase, current = await self._phase(speedrun_id)
+            if status != "running":
+                raise Rejected(ErrorCode.WRONG_STATE, f"the run is {status}")
+            if phase in ("question", "closed"):
+                await self._reveal_step(static, speedrun_id, phase, current, at)
+                continue
+            if current + 1 >= len(static.questions):
+                await self.finish(speedrun_id, "completed", now=at)
+                return
+            reply = await self._open(
+                static, speedrun_id, current + 1, ("running", "revealed", str(current)), at
+            )
+            if reply[0] == "ok":
+                return
+        raise Contended("next")
+
+    async def reveal(self, speedrun_id: str, now: int | None = None) -> None:
+        """Host-paced: close answering if open, then reveal the correct options."""
+        static = await self.require_static(speedrun_id)
+        if static.self_paced:
+            raise Rejected(ErrorCode.WRONG_STATE, "a self-paced run has no 'reveal'")
+        for _ in range(ATTEMPTS):
+            at = now if now is not None else now_ms()
+            status, phase, current = await self._phase(speedrun_id)
+            if status != "running" or phase not in ("question", "closed"):
+                raise Rejected(ErrorCode.WRONG_STATE, "no question to reveal")
+            await self._reveal_step(static, speedrun_id, phase, current, at)
+            if phase == "closed":
+                status, phase, _ = await self._phase(speedrun_id)
+                if phase == "revealed":
+                    return
+        raise Contended("reveal")
+
+    async def _phase(self, speedrun_id: str) -> tuple[str, str, int]:
+        values: list[str | None] = await self.redis.hmget(  # type: ignore[assignment]
+            RunKeys(speedrun_id).meta, "status", "phase", "current_question"
+        )
+        status, phase, current = values
+        return status or "", phase or "", int(current) if current is not None else -1
+
+    async def _reveal_step(
+        self, static: RunStatic, speedrun_id: str, phase: str, current: int, now: int
+    ) -> None:
+        """One step towards 'revealed': close an open question, or settle a closed one."""
+        if phase == "question":
+            await self._script("host_close", speedrun_id, now, current, "host")
+        else:
+            await self._settle(static, speedrun_id, current, now)
+
+    async def close_question(self, speedrun_id: str, index: int, now: int | None = None) -> None:
+        """Host-paced: the deadline of question ``index`` passed (no-op when already closed)."""
+        at = now if now is not None else now_ms()
+        await self._script("host_close", speedrun_id, at, index, "deadline")
+
+    async def _settle(self, static: RunStatic, speedrun_id: str, index: int, now: int) -> None:
+        """Apply the closed question's answers and time-outs and reveal it (one script)."""
+        keys = RunKeys(speedrun_id)
+        question = static.questions[index]
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hgetall(keys.participants)
+            pipe.hgetall(keys.progress)
+            participants, progress = await pipe.execute()
+        pids = [
+            pid
+            for pid, raw in participants.items()
+            if not ParticipantRecord.model_validate_json(raw).kicked
+        ]
+        fields = [f"{pid}:{index}" for pid in pids]
+        answers = await self.redis.hmget(keys.answers, fields) if fields else []
+        counts = [0] * len(question.options)
+        answered = correct = timed_out = 0
+        groups: list[Any] = []
+        limit_ms = question.time_limit_s * 1000
+        for pid, field, raw_answer in zip(pids, fields, answers, strict=True):
+            before = _progress(progress.get(pid)) or ParticipantProgress()
+            timeout_field = timeout_record = ""
+            if raw_answer is not None:
+                record = AnswerRecord.model_validate_json(raw_answer)
+                answered += 1
+                for option in record.selected:
+                    counts[option] += 1
+            else:
+                record = AnswerRecord(
+                    participant_id=pid,
+                    question_index=index,
+                    selected=[],
+                    correct=False,
+                    timed_out=True,
+                    points=0,
+                    elapsed_ms=limit_ms,
+                    answered_at_ms=now,
+                )
+                timeout_field, timeout_record = field, record.model_dump_json()
+                timed_out += 1
+            correct += record.correct
+            after = before.model_copy(
+                update={
+                    "current_question": index,
+                    "streak": before.streak + 1 if record.correct else 0,
+                    "answered_count": before.answered_count + 1,
+                    "correct_count": before.correct_count + record.correct,
+                    "score": before.score + record.points,
+                }
+            )
+            result = AnswerResultFrame(
+                question_index=index,
+                selected=record.selected,
+                correct=record.correct,
+                timed_out=record.timed_out,
+                correct_options=list(question.correct),
+                points=record.points,
+                streak_bonus=record.streak_bonus,
+                streak=after.streak,
+                score=after.score,
+                elapsed_ms=None if record.timed_out else record.elapsed_ms,
+            )
+            groups += [
+                pid,
+                after.model_dump_json(),
+                record.points,
+                timeout_field,
+                timeout_record,
+                frame_body(result),
+            ]
+        distribution = Distribution(
+            question_index=index,
+            correct_options=list(question.correct),
+            counts=counts,
+            answered=answered,
+            correct=correct,
+        )
+        stats: list[Any] = [
+            f"{index}:answered",
+            answered,
+            f"{index}:timed_out",
+            timed_out,
+            f"{index}:correct",
+            correct,
+        ]
+        for option, count in enumerate(counts):
+            stats += [f"{index}:o{option}", count]
+        await self._script(
+            "host_settle",
+            speedrun_id,
+            now,
+            index,
+            frame_body(QuestionRevealedFrame(distribution=distribution)),
+            len(stats) // 2,
+            *stats,
+            *groups,
+        )
+
+    async def kick(self, speedrun_id: str, participant_id: str, now: int | None = None) -> None:
+        """Remove a participant; their answers stay in the record, their socket is closed."""
+        static = await self.require_static(speedrun_id)
+        keys = RunKeys(speedrun_id)
+        at = now if now is not None else now_ms()
+        raw_record, raw_progress = await self._pair(
+            keys.participants, keys.progress, participant_id
+        )
+        record = _record(raw_record)
+        if record is None or record.kicked:
+            raise Rejected(ErrorCode.UNKNOWN_PARTICIPANT, "no such participant in this run")
+        progress = _progress(raw_progress)
+        member = ""
+        if progress is not None and progress.current_question is not None:
+            member = f"a|{speedrun_id}|{participant_id}|{progress.current_question}"
+        kicked = record.model_copy(update={"kicked": True}).model_dump_json()
+        reply = await self._script(
+            "kick", speedrun_id, at, participant_id, kicked, member, static.config.mode
+        )
+        if reply[0] == "unknown":
+            raise Rejected(ErrorCode.UNKNOWN_PARTICIPANT, "no such participant in this run")
+        if reply[0] == "wrong_state":
+            raise Rejected(ErrorCode.WRONG_STATE, "the run is over")
+        logger.info(
+            "participant kicked",
+            extra={"speedrun_id": speedrun_id, "participant_id": participant_id},
+        )
+
+    async def _pair(self, hash_a: str, hash_b: str, field: str) -> tuple[str | None, str | None]:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(hash_a, field)
+            pipe.hget(hash_b, field)
+            a, b = await pipe.execute()
+        return a, b
+
+    async def lock(self, speedrun_id: str, locked: bool, now: int | None = None) -> None:
+        """Lock or unlock joining."""
+        await self.require_static(speedrun_id)
+        at = now if now is not None else now_ms()
+        reply = await self._script("lock", speedrun_id, at, "1" if locked else "0")
+        if reply[0] != "ok":
+            raise Rejected(ErrorCode.WRONG_STATE, "the run is over")
+
+    async def end(self, speedrun_id: str, now: int | None = None) -> None:
+        """End the run now (host): an open host-paced question is closed and settled first."""
+        static = await self.require_static(speedrun_id)
+        for _ in range(ATTEMPTS):
+            at = now if now is not None else now_ms()
+            status, phase, current = await self._phase(speedrun_id)
+            if status == "finished":
+                raise Rejected(ErrorCode.WRONG_STATE, "the run is already over")
+            if not static.self_paced and phase in ("question", "closed"):
+                await self._reveal_step(static, speedrun_id, phase, current, at)
+                continue
+            if await self.finish(speedrun_id, "ended_by_host", now=at, lobby_ok=True):
+                return
+        raise Contended("end")
+
+    async def finish(
+        self,
+        speedrun_id: str,
+        reason: EndReason,
+        now: int | None = None,
+        lobby_ok: bool = False,
+        top: int = 10,
+    ) -> bool:
+        """Finish a run: final leaderboard to everyone, completion message into the outbox.
+
+        Returns:
+            True when this call finished the run; False when it was already over (or still in
+            the lobby and ``lobby_ok`` is false).
+        """
+        keys = RunKeys(speedrun_id)
+        for attempt in range(ATTEMPTS):
+            at = now if now is not None else now_ms()
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hmget(keys.meta, "seq", "participant_count")
+                pipe.zrevrange(keys.scores, 0, top - 1, withscores=True)
+                (seq, count), rows = await pipe.execute()
+            body = frame_body(
+                RunFinishedFrame(
+                    reason=reason,
+                    leaderboard=await self.entries(speedrun_id, rows),
+                    participant_count=int(count or 0),
+                )
+            )
+            message = CompletionMessage.for_run(speedrun_id, reason, f"speedrun/{self.instance_id}")
+            # The last tries drop the seq guard: a run busy with connections must still end.
+            guard = seq or "0" if attempt < ATTEMPTS - 2 else ""
+            reply = await self._script(
+                "finish",
+                speedrun_id,
+                at,
+                reason,
+                guard,
+                body,
+                message.model_dump_json(),
+                "1" if lobby_ok else "0",
+            )
+            if reply[0] == "ok":
+                logger.info("run finished", extra={"speedrun_id": speedrun_id, "reason": reason})
+                return True
+            if reply[0] in ("finished", "wrong_state"):
+                return False
+        raise Contended("finish")
+
+    # -----------------------------------------------------------------------------------------
+    # Participants
+    # -----------------------------------------------------------------------------------------
+
+    def _issue(
+        self, static: RunStatic, before: ParticipantProgress, index: int, now: int
+    ) -> tuple[str, str, int]:
+        """Self-paced: the progress, question frame body and deadline of issuing ``index``."""
+        deadline = now + static.questions[index].time_limit_s * 1000
+        progress = before.model_copy(
+            update={"current_question": index, "issued_at_ms": now, "deadline_ms": deadline}
+        )
+        body = frame_body(QuestionFrame(question=question_view(static, index, deadline, now)))
+        return progress.model_dump_json(), body, deadline
+
+    async def answer(
+        self, speedrun_id: str, participant_id: str, index: int, selected: list[int], now: int
+    ) -> None:
+        """Record a participant's answer that arrived at ``now`` (server clock)."""
+        static = await self.require_static(speedrun_id)
+        if index >= len(static.questions):
+            raise Rejected(ErrorCode.QUESTION_NOT_OPEN, "no such question in this run")
+        options = len(static.questions[index].options)
+        if len(set(selected)) != len(selected) or any(o >= options for o in selected):
+            raise Rejected(ErrorCode.INVALID_ANSWER, f"options are 0 to {options - 1}, once each")
+        if static.self_paced:
+            await self._resolve(static, speedrun_id, participant_id, index, selected, now, "answer")
+        else:
+            await self._host_answer(static, speedrun_id, participant_id, index, selected, now)
+
+    async def _host_answer(
+        self,
+        static: RunStatic,
+        speedrun_id: str,
+        participant_id: str,
+        index: int,
+        selected: list[int],
+        now: int,
+    ) -> None:
+        keys = RunKeys(speedrun_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hmget(
+                keys.meta,
+                "status",
+                "phase",
+                "current_question",
+                "question_opened_ms",
+                "question_deadline_ms",
+            )
+            pipe.hget(keys.progress, participant_id)
+            pipe.hexists(keys.answers, f"{participant_id}:{index}")
+            (status, phase, current, opened, deadline), raw_progress, exists = await pipe.execute()
+        if status != "running" or current is None or int(current) != index:
+            raise Rejected(ErrorCode.QUESTION_NOT_OPEN, "that question is not open")
+        if phase != "question" or now > int(deadline):
+            raise Rejected(ErrorCode.DEADLINE_PASSED, "answering has closed")
+        if exists:
+            raise Rejected(ErrorCode.ALREADY_ANSWERED, "the first answer stands")
+        question = static.questions[index]
+        before = _progress(raw_progress) or ParticipantProgress()
+        elapsed = max(0, now - int(opened))
+        score = score_answer(
+            points=question.points,
+            correct_options=question.correct,
+            selected=selected,
+            elapsed_ms=elapsed,
+            time_limit_ms=question.time_limit_s * 1000,
+            streak_before=before.streak,
+        )
+        record = AnswerRecord(
+            participant_id=participant_id,
+            question_index=index,
+            selected=sorted(selected),
+            correct=score.correct,
+            points=score.points,
+            streak_bonus=score.streak_bonus,
+            elapsed_ms=elapsed,
+            answered_at_ms=now,
+        )
+        accepted = AnswerAcceptedFrame(
+            question_index=index, selected=record.selected, elapsed_ms=elapsed
+        )
+        reply = await self._script(
+            "host_answer",
+            speedrun_id,
+            now,
+            participant_id,
+            index,
+            record.model_dump_json(),
+            frame_body(accepted),
+        )
+        self._raise_for(reply[0])
+
+    @staticmethod
+    def _raise_for(status: str) -> None:
+        match status:
+            case "ok":
+                return
+            case "answered":
+                raise Rejected(ErrorCode.ALREADY_ANSWERED, "the first answer stands")
+            case "late":
+                raise Rejected(ErrorCode.DEADLINE_PASSED, "answering has closed")
+            case "not_open" | "wrong_state":
+                raise Rejected(ErrorCode.QUESTION_NOT_OPEN, "that question is not open")
+            case "kicked" | "unknown":
+                raise Rejected(ErrorCode.KICKED, "removed by the host", CloseCode.KICKED)
+            case _:
+                raise Contended(status)
+
+    async def timeout(
+        self, speedrun_id: str, participant_id: str, index: int, now: int | None = None
+    ) -> None:
+        """Self-paced: the deadline of ``index`` passed for a participant (no-op if answered)."""
+        static = await self.static(speedrun_id)
+        if static is None:
+            return
+        at = now if now is not None else now_ms()
+        try:
+            await self._resolve(static, speedrun_id, participant_id, index, None, at, "timeout")
+        except Rejected:
+            pass  # answered, moved on, kicked or finished: nothing to time out
+
+    async def forfeit(self, speedrun_id: str, participant_id: str, now: int | None = None) -> None:
+        """Self-paced: a participant gone past the grace period no longer blocks the end."""
+        static = await self.static(speedrun_id)
+        if static is None:
+            return
+        at = now if now is not None else now_ms()
+        raw: str | None = await self.redis.hget(  # type: ignore[assignment]
+            RunKeys(speedrun_id).progress, participant_id
+        )
+        progress = _progress(raw)
+        if progress is None or progress.finished_at_ms is not None:
+            return
+        index = progress.current_question if progress.current_question is not None else 0
+        try:
+            await self._resolve(static, speedrun_id, participant_id, index, None, at, "forfeit")
+        except Rejected:
+            pass
+        logger.info(
+            "participant forfeited",
+            extra={"speedrun_id": speedrun_id, "participant_id": participant_id},
+        )
+
+    async def _resolve(
+        self,
+        static: RunStatic,
+        speedrun_id: str,
+        participant_id: str,
+        index: int,
+        selected: list[int] | None,
+        now: int,
+        kind: Literal["answer", "timeout", "forfeit"],
+    ) -> None:
+        """Self-paced: score an answer or a time-out, and move the participant on, atomically."""
+        keys = RunKeys(speedrun_id)
+        for _ in range(ATTEMPTS):
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hget(keys.meta, "status")
+                pipe.hget(keys.progress, participant_id)
+                pipe.hexists(keys.answers, f"{participant_id}:{index}")
+                pipe.hget(keys.participants, participant_id)
+                pipe.hexists(keys.presence, participant_id)
+                status, raw_progress, exists, raw_record, present = await pipe.execute()
+            record = _record(raw_record)
+            if record is None or record.kicked:
+                raise Rejected(ErrorCode.KICKED, "removed by the host", CloseCode.KICKED)
+            if status != "running":
+                raise Rejected(ErrorCode.WRONG_STATE, f"the run is {status or 'gone'}")
+            if exists:
+                raise Rejected(ErrorCode.ALREADY_ANSWERED, "the first answer stands")
+            before = _progress(raw_progress)
+            if (
+                before is None
+                or before.current_question != index
+                or before.issued_at_ms is None
+                or before.deadline_ms is None
+            ):
+                raise Rejected(ErrorCode.QUESTION_NOT_OPEN, "that question is not open for you")
+            if kind == "answer" and now > before.deadline_ms:
+                raise Rejected(ErrorCode.DEADLINE_PASSED, "the time for that question is up")
+            args = self._plan_step(
+                static,
+                participant_id,
+                record.nickname,
+                before,
+                index,
+                selected,
+                now,
+                kind,
+                connected=bool(present),
+            )
+            reply = await self._script(
+                "self_resolve", speedrun_id, now, participant_id, index, raw_progress, *args
+            )
+            if reply[0] == "ok":
+                if int(reply[1]):
+                    await self.finish(speedrun_id, "completed", now=now)
+                return
+            if reply[0] == "present":
+                return
+            if reply[0] != "stale":
+                self._raise_for(reply[0])
+        raise Contended("answer")
+
+    def _plan_step(
+        self,
+        static: RunStatic,
+        participant_id: str,
+        nickname: str,
+        before: ParticipantProgress,
+        index: int,
+        selected: list[int] | None,
+        now: int,
+        kind: str,
+        connected: bool,
+    ) -> list[Any]:
+        question = static.questions[index]
+        limit_ms = question.time_limit_s * 1000
+        assert before.issued_at_ms is not None
+        elapsed = (
+            min(max(0, now - before.issued_at_ms), limit_ms)
+            if selected is None
+            else max(0, now - before.issued_at_ms)
+        )
+        score = score_answer(
+            points=question.points,
+            correct_options=question.correct,
+            selected=selected,
+            elapsed_ms=elapsed,
+            time_limit_ms=limit_ms,
+            streak_before=before.streak,
+        )
+        record = AnswerRecord(
+            participant_id=participant_id,
+            question_index=index,
+            selected=sorted(selected or []),
+            correct=score.correct,
+            timed_out=selected is None,
+            points=score.points,
+            streak_bonus=score.streak_bonus,
+            elapsed_ms=elapsed,
+            answered_at_ms=now,
+        )
+        moved = before.model_copy(
+            update={
+                "streak": score.streak,
+                "answered_count": before.answered_count + 1,
+                "correct_count": before.correct_count + score.correct,
+                "score": before.score + score.points,
+            }
+        )
+        next_index = index + 1 if kind != "forfeit" and index + 1 < len(static.questions) else None
+        next_body = ""
+        next_due = 0
+        if next_index is not None:
+            progress_json, next_body, next_due = self._issue(static, moved, next_index, now)
+            after = ParticipantProgress.model_validate_json(progress_json)
+        else:
+            after = moved.model_copy(
+                update={
+                    "current_question": None,
+                    "issued_at_ms": None,
+                    "deadline_ms": None,
+                    "finished_at_ms": now,
+                }
+            )
+        result = AnswerResultFrame(
+            question_index=index,
+            selected=record.selected,
+            correct=score.correct,
+            timed_out=record.timed_out,
+            correct_options=list(question.correct),
+            points=score.points,
+            streak_bonus=score.streak_bonus,
+            streak=after.streak,
+            score=after.score,
+            elapsed_ms=None if record.timed_out else elapsed,
+        )
+        view = ParticipantView(
+            participant_id=participant_id,
+            nickname=nickname,
+            score=after.score,
+            answered_count=after.answered_count,
+            correct_count=after.correct_count,
+            current_question=after.current_question,
+            finished=after.finished_at_ms is not None,
+            connected=connected,
+        )
+        finished_body = frame_body(
+            ParticipantFinishedFrame(participant_id=participant_id, score=after.score)
+        )
+        return [
+            after.model_dump_json(),
+            record.model_dump_json(),
+            score.points,
+            frame_body(result),
+            frame_body(ParticipantProgressFrame(participant=view)),
+            next_body,
+            next_due,
+            "1" if next_index is None else "0",
+            finished_body,
+            "1" if kind == "forfeit" else "0",
+            "1" if score.correct else "0",
+            "1" if selected is None else "0",
+            *record.selected,
+        ]
+
+    # -----------------------------------------------------------------------------------------
+    # Connections
+    # -----------------------------------------------------------------------------------------
+
+    async def connect(self, speedrun_id: str, who: str, value: str, now: int | None = None) -> str:
+        """Record the one live connection of an identity; return the one it replaces, or ''.
+
+        Self-paced: a participant who joined after the start gets question 1 now.
+        """
+        static = await self.require_static(speedrun_id)
+        at = now if now is not None else now_ms()
+        reply = await self._script("connect", speedrun_id, at, who, value)
+        if reply[0] == "kicked":
+            raise Rejected(ErrorCode.KICKED, "removed by the host", CloseCode.KICKED)
+        if static.self_paced and who != "host":
+            await self._issue_first(static, speedrun_id, who, at)
+        return str(reply[1])
+
+    async def _issue_first(
+        self, static: RunStatic, speedrun_id: str, participant_id: str, now: int
+    ) -> None:
+        keys = RunKeys(speedrun_id)
+        status, raw_progress = await self._pair_meta(keys, participant_id)
+        if status != "running" or raw_progress is not None:
+            return
+        progress, body, due = self._issue(static, ParticipantProgress(), 0, now)
+        await self._script(
+            "self_issue_first",
+            speedrun_id,
+            now,
+            participant_id,
+            progress,
+            body,
+            f"a|{speedrun_id}|{participant_id}|0",
+            due,
+        )
+
+    async def _pair_meta(self, keys: RunKeys, participant_id: str) -> tuple[str | None, str | None]:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(keys.meta, "status")
+            pipe.hget(keys.progress, participant_id)
+            status, raw = await pipe.execute()
+        return status, raw
+
+    async def disconnect(
+        self, speedrun_id: str, who: str, value: str, now: int | None = None
+    ) -> None:
+        """Forget a connection (if still the live one); start the grace period when it matters."""
+        static = await self.static(speedrun_id)
+        if static is None:
+            return
+        at = now if now is not None else now_ms()
+        await self._script(
+            "disconnect",
+            speedrun_id,
+            at,
+            who,
+            value,
+            at + self.grace_ms,
+            at + self.host_grace_ms,
+            static.config.mode,
+        )
+
+    async def host_gone(self, speedrun_id: str, now: int | None = None) -> None:
+        """The host has been gone past the grace period: abandon a lobby or a host-paced run."""
+        static = await self.static(speedrun_id)
+        if static is None:
+            return
+        keys = RunKeys(speedrun_id)
+        status, present = await self._status_and_host(keys)
+        if present or status == "finished":
+            return
+        if status == "running" and static.self_paced:
+            return  # a self-paced run plays on without its host
+        await self.finish(speedrun_id, "abandoned", now=now, lobby_ok=True)
+
+    async def _status_and_host(self, keys: RunKeys) -> tuple[str | None, bool]:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(keys.meta, "status")
+            pipe.hexists(keys.presence, "host")
+            status, present = await pipe.execute()
+        return status, bool(present)
+
+    # -----------------------------------------------------------------------------------------
+    # Deadlines
+    # -----------------------------------------------------------------------------------------
+
+    async def fire(self, item: str, now: int | None = None) -> None:
+        """Run one due deadline item (see the README for the kinds)."""
+        kind, _, rest = item.partition("|")
+        parts = rest.split("|")
+        try:
+            match kind, parts:
+                case "a", [speedrun_id, participant_id, index]:
+                    await self.timeout(speedrun_id, participant_id, int(index), now)
+                case "q", [speedrun_id, index]:
+                    await self.close_question(speedrun_id, int(index), now)
+                case "g", [speedrun_id, participant_id]:
+                    await self.forfeit(speedrun_id, participant_id, now)
+                case "h", [speedrun_id]:
+                    await self.host_gone(speedrun_id, now)
+                case "f", [speedrun_id]:
+                    await self.finish(speedrun_id, "completed", now=now)
+                case _:
+                    logger.error("unknown deadline item", extra={"item": item})
+        except (ValueError, ValidationError):
+            logger.exception("bad deadline item", extra={"item": item})

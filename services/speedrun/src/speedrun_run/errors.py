@@ -1,0 +1,34 @@
+"""The engine's domain exceptions. The WebSocket handler maps them to error frames in one place."""
+
+from __future__ import annotations
+
+from speedrun_protocol.errors import CloseCode, ErrorCode
+
+
+class Rejected(Exception):  # noqa: N818 - a refusal, not a failure
+    """A client's command was refused; nothing changed. Carries the stable error code."""
+
+    def __init__(self, code: ErrorCode, message: str, close: CloseCode | None = None) -> None:
+        """Refuse a command.
+
+        Args:
+            code: The error frame's code.
+            message: For humans.
+            close: When set, the connection is closed with this code after the error frame.
+        """
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.close = close
+
+
+class RunGone(Rejected):
+    """The token's run does not exist (never created, or expired)."""
+
+    def __init__(self) -> None:
+        """Refuse a hello for a run that is gone."""
+        super().__init__(ErrorCode.INVALID_TOKEN, "the run does not exist", CloseCode.INVALID_TOKEN)
+
+
+class Contended(Exception):  # noqa: N818 - a condition the caller retries
+    """A state change kept losing its race with other changes; the caller may try again later."""

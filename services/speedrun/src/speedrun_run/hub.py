@@ -1,0 +1,416 @@
+"""This instance's sockets, grouped by run, and the fan-out of run events to them.
+
+One pub/sub connection per instance listens on the channels of the runs it holds sockets for (and
+on its own control channel). A bus event carries its frame already encoded: the listener looks up
+the matching local sockets and appends the same string to each one's bounded send queue, without
+decoding the frame and without a task per recipient. Each socket has one writer task draining its
+queue; a socket whose queue is full is a slow consumer and is closed (4008) — it may resume.
+
+Pub/sub may drop messages (a reconnect); every event has a run sequence number, so a gap seen by
+the listener is filled from the run's stream before going on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import web
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from speedrun_protocol.errors import CloseCode
+from speedrun_protocol.events import run_channel
+from speedrun_protocol.state import RunKeys
+from speedrun_run.scripts import control_channel
+
+logger = logging.getLogger(__name__)
+
+LEADERBOARD_EVENTS = frozenset(
+    {
+        "answer_result",
+        "participant_finished",
+        "participant_kicked",
+        "participant_joined",
+        "question_revealed",
+    }
+)
+"""Event types after which the leaderboard may have changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class CloseRequest:
+    """Queued after the frames a socket must still get: close it with this code."""
+
+    code: int
+    reason: str
+
+
+def frame_type(frame: str) -> str:
+    """Return the ``type`` of an encoded server frame without decoding it."""
+    start = frame.find('"type":"')
+    if start < 0:
+        return ""
+    start += 8
+    return frame[start : frame.find('"', start)]
+
+
+class Conn:
+    """One live WebSocket of a run: its identity, its send queue and the run events it has had."""
+
+    __slots__ = (
+        "closing",
+        "conn_id",
+        "participant_id",
+        "queue",
+        "rank",
+        "seq",
+        "speedrun_id",
+        "transport",
+        "wakeup",
+        "writer",
+        "ws",
+        "active",
+        "max_queue",
+    )
+
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        transport: Any,
+        speedrun_id: str,
+        participant_id: str | None,
+        conn_id: str,
+        max_queue: int,
+    ) -> None:
+        """Wrap an accepted socket (the hello is verified)."""
+        self.ws = ws
+        self.transport = transport
+        self.speedrun_id = speedrun_id
+        self.participant_id = participant_id
+        self.conn_id = conn_id
+        self.max_queue = max_queue
+        self.queue: deque[str | CloseRequest] = deque()
+        self.wakeup = asyncio.Event()
+        self.seq = 0
+        self.active = False
+        self.closing = False
+        self.rank: tuple[int, int, int] | None = None
+        self.writer: asyncio.Task[None] | None = None
+
+    @property
+    def is_host(self) -> bool:
+        """True for the host's socket."""
+        return self.participant_id is None
+
+    def send(self, frame: str) -> None:
+        """Queue one encoded frame; a full queue makes this a slow consumer."""
+        if self.closing:
+            return
+        if len(self.queue) >= self.max_queue:
+            self.abort(CloseCode.SLOW_CONSUMER, "slow consumer: reconnect to resume")
+            return
+        self.queue.append(frame)
+        self.wakeup.set()
+
+    def send_event(self, seq: int, frame: str) -> None:
+        """Queue a run event unless this socket already has it (or is not live yet)."""
+        if self.active and seq > self.seq:
+            self.seq = seq
+            self.send(frame)
+
+    def close_after(self, code: int, reason: str) -> None:
+        """Close the socket once the frames already queued are sent."""
+        if not self.closing:
+            self.closing = True
+            self.queue.append(CloseRequest(code, reason))
+            self.wakeup.set()
+
+    def abort(self, code: int, reason: str) -> None:
+        """Drop what is queued and close now; cut the connection if the close cannot be sent."""
+        if self.closing and self.queue and isinstance(self.queue[-1], CloseRequest):
+            self.queue = deque([self.queue[-1]])
+        else:
+            self.queue.clear()
+            self.closing = True
+            self.queue.append(CloseRequest(code, reason))
+        self.wakeup.set()
+        # A writer stuck on a full socket buffer never reaches the close frame: cut the line.
+        asyncio.get_running_loop().call_later(2.0, self._cut)
+
+    def _cut(self) -> None:
+        if not self.ws.closed and self.transport is not None:
+            self.transport.abort()
+
+    async def run_writer(self) -> None:
+        """Send queued frames in order until a close request (the socket's one writer task)."""
+        try:
+            while True:
+                while not self.queue:
+                    self.wakeup.clear()
+                    await self.wakeup.wait()
+                item = self.queue.popleft()
+                if isinstance(item, CloseRequest):
+                    await self.ws.close(code=item.code, message=item.reason.encode())
+                    return
+                await self.ws.send_str(item)
+        except (ConnectionError, RuntimeError, asyncio.CancelledError):
+            return
+
+
+@dataclass
+class Room:
+    """The sockets this instance holds for one run."""
+
+    speedrun_id: str
+    hosts: set[Conn] = field(default_factory=set)
+    participants: dict[str, Conn] = field(default_factory=dict)
+    pending: set[Conn] = field(default_factory=set)
+    last_seq: int | None = None
+    """The last run event the listener has delivered (or the first activation read)."""
+
+    def conns(self) -> Iterable[Conn]:
+        """Every live socket of the run."""
+        yield from self.hosts
+        yield from self.participants.values()
+
+    def empty(self) -> bool:
+        """True when no socket of the run is left."""
+        return not (self.hosts or self.participants or self.pending)
+
+
+class Hub:
+    """This instance's sockets and the listener that feeds them."""
+
+    def __init__(self, redis: Redis, instance_id: str, replay_limit: int) -> None:
+        """Create the hub; :meth:`start` subscribes."""
+        self.redis = redis
+        self.instance_id = instance_id
+        self.replay_limit = replay_limit
+        self.rooms: dict[str, Room] = {}
+        self.by_id: dict[str, Conn] = {}
+        self.dirty: set[str] = set()
+        self.draining = False
+        self.pubsub: PubSub = redis.pubsub()
+        self._listener: asyncio.Task[None] | None = None
+        self._control = control_channel(instance_id)
+
+    async def start(self) -> None:
+        """Subscribe to the control channel and start listening."""
+        await self.pubsub.subscribe(self._control)
+        self._listener = asyncio.create_task(self._listen(), name="hub-listener")
+
+    async def stop(self) -> None:
+        """Stop listening and drop the pub/sub connection."""
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        with contextlib.suppress(RedisError, RuntimeError):
+            await self.pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    # -----------------------------------------------------------------------------------------
+    # Sockets
+    # -----------------------------------------------------------------------------------------
+
+    async def add(self, conn: Conn) -> Room:
+        """Register a socket (not live yet) and subscribe to its run when it is the first."""
+        room = self.rooms.get(conn.speedrun_id)
+        if room is None:
+            room = self.rooms[conn.speedrun_id] = Room(conn.speedrun_id)
+            await self.pubsub.subscribe(run_channel(conn.speedrun_id))
+        room.pending.add(conn)
+        self.by_id[conn.conn_id] = conn
+        return room
+
+    async def activate(self, conn: Conn, after: int) -> None:
+        """Send what this socket missed after ``after`` from the stream, then make it live.
+
+        The stream is read until it has nothing the listener has delivered beyond it, then the
+        socket joins the room with no await in between, so no event falls in the gap.
+        """
+        room = self.rooms[conn.speedrun_id]
+        seq = after
+        while True:
+            entries = await self._read_stream(conn.speedrun_id, seq + 1, None)
+            for seq_i, audience, pid, frame, close in entries:
+                seq = seq_i
+                if _wants(conn, audience, pid):
+                    conn.send(frame)
+                    _close_if(conn, close, pid)
+            caught_up = room.last_seq is None or room.last_seq <= seq
+            if not entries or (len(entries) < self.replay_limit and caught_up):
+                break
+        room.pending.discard(conn)
+        if conn.closing:
+            return
+        if room.last_seq is None:
+            room.last_seq = seq
+        conn.seq = seq
+        conn.active = True
+        if conn.participant_id is None:
+            room.hosts.add(conn)
+        else:
+            old = room.participants.get(conn.participant_id)
+            if old is not None and old is not conn:
+                old.close_after(CloseCode.REPLACED, "connected again elsewhere")
+            room.participants[conn.participant_id] = conn
+
+    async def remove(self, conn: Conn) -> None:
+        """Forget a socket; unsubscribe from its run when it was the last."""
+        self.by_id.pop(conn.conn_id, None)
+        room = self.rooms.get(conn.speedrun_id)
+        if room is None:
+            return
+        room.pending.discard(conn)
+        room.hosts.discard(conn)
+        if conn.participant_id is not None and room.participants.get(conn.participant_id) is conn:
+            del room.participants[conn.participant_id]
+        if room.empty():
+            del self.rooms[conn.speedrun_id]
+            self.dirty.discard(conn.speedrun_id)
+            with contextlib.suppress(RedisError, ConnectionError):
+                await self.pubsub.unsubscribe(run_channel(conn.speedrun_id))
+
+    def replace(self, conn_id: str) -> None:
+        """Close a local socket whose identity connected again (here or on another instance)."""
+        conn = self.by_id.get(conn_id)
+        if conn is not None:
+            conn.close_after(CloseCode.REPLACED, "connected again elsewhere")
+
+    async def publish_replace(self, instance_id: str, conn_id: str) -> None:
+        """Ask the instance holding an older connection of the same identity to close it."""
+        if instance_id == self.instance_id:
+            self.replace(conn_id)
+        else:
+            await self.redis.publish(control_channel(instance_id), f"replace|{conn_id}")
+
+    def all_conns(self) -> list[Conn]:
+        """Every socket this instance holds (live or not)."""
+        return list(self.by_id.values())
+
+    # -----------------------------------------------------------------------------------------
+    # The listener
+    # -----------------------------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                message = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if message is not None:
+                    await self._on_message(message["channel"], message["data"])
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, ConnectionError, OSError):
+                logger.warning("pub/sub connection lost; retrying", exc_info=True)
+                await asyncio.sleep(0.5)
+            except Exception:
+                logger.exception("bus message failed")
+
+    async def _on_message(self, channel: str, data: str) -> None:
+        if channel == self._control:
+            op, _, arg = data.partition("|")
+            if op == "replace":
+                self.replace(arg)
+            return
+        event = orjson.loads(data)
+        room = self.rooms.get(event["speedrun_id"])
+        if room is None:
+            return
+        seq = int(event["seq"])
+        if room.last_seq is not None:
+            if seq <= room.last_seq:
+                return
+            if seq > room.last_seq + 1:
+                # Pub/sub lost something: deliver the missing events from the stream first.
+                for entry in await self._read_stream(room.speedrun_id, room.last_seq + 1, seq - 1):
+                    self._deliver(room, *entry)
+        self._deliver(
+            room,
+            seq,
+            event["audience"],
+            event.get("participant_id") or "",
+            event["frame"],
+            event.get("close") or "",
+        )
+
+    def _deliver(
+        self, room: Room, seq: int, audience: str, pid: str, frame: str, close: str
+    ) -> None:
+        if room.last_seq is None or seq > room.last_seq:
+            room.last_seq = seq
+        if audience == "participant":
+            conn = room.participants.get(pid)
+            if conn is not None:
+                conn.send_event(seq, frame)
+        elif audience == "host":
+            for conn in room.hosts:
+                conn.send_event(seq, frame)
+        elif audience == "participants":
+            for conn in room.participants.values():
+                conn.send_event(seq, frame)
+        else:
+            for conn in list(room.conns()):
+                conn.send_event(seq, frame)
+        if close == "kicked":
+            kicked = room.participants.get(pid)
+            if kicked is not None:
+                kicked.close_after(CloseCode.KICKED, "removed by the host")
+        elif close == "finished":
+            for conn in list(room.conns()):
+                conn.close_after(CloseCode.NORMAL, "the run is over")
+        if frame_type(frame) in LEADERBOARD_EVENTS:
+            self.dirty.add(room.speedrun_id)
+
+    async def _read_stream(
+        self, speedrun_id: str, first: int, last: int | None
+    ) -> list[tuple[int, str, str, str, str]]:
+        """Read run events ``first``..``last`` (inclusive; None: to the end), at most the limit."""
+        raw: list[tuple[str, dict[str, str]]] = await self.redis.xrange(  # type: ignore[assignment]
+            RunKeys(speedrun_id).events,
+            min=f"0-{first}",
+            max=f"0-{last}" if last is not None else "+",
+            count=self.replay_limit,
+        )
+        return [
+            (int(entry_id.split("-", 1)[1]), f["a"], f.get("p", ""), f["f"], f.get("c", ""))
+            for entry_id, f in raw
+        ]
+
+    async def replay_possible(self, speedrun_id: str, last_seq: int, seq: int) -> bool:
+        """Tell whether the events after ``last_seq`` up to ``seq`` are all still in the stream."""
+        if last_seq > seq:
+            return False
+        if last_seq == seq:
+            return True
+        if seq - last_seq > self.replay_limit:
+            return False
+        first: list[tuple[str, Any]] = await self.redis.xrange(  # type: ignore[assignment]
+            RunKeys(speedrun_id).events, min="-", max="+", count=1
+        )
+        return bool(first) and int(first[0][0].split("-", 1)[1]) <= last_seq + 1
+
+
+def _wants(conn: Conn, audience: str, pid: str) -> bool:
+    if audience == "all":
+        return True
+    if audience == "host":
+        return conn.is_host
+    if audience == "participants":
+        return not conn.is_host
+    return conn.participant_id == pid
+
+
+def _close_if(conn: Conn, close: str, pid: str) -> None:
+    if close == "finished" or (close == "kicked" and conn.participant_id == pid):
+        conn.close_after(
+            CloseCode.NORMAL if close == "finished" else CloseCode.KICKED,
+            "the run is over" if close == "finished" else "removed by the host",
+        )

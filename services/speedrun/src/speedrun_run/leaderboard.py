@@ -1,0 +1,91 @@
+"""Coalesced leaderboard updates: each instance, for the runs it holds sockets for.
+
+The listener marks a run dirty when an event may have changed its scores; at most once per
+``LEADERBOARD_INTERVAL_S`` the run's local sockets get the top of the board (one frame, encoded
+once) and each local participant whose rank, score or the participant count changed gets a
+:class:`RankFrame`. One update costs two Redis round trips whatever the number of participants:
+the top, the count and every local participant's score (``ZMSCORE``), then one ``ZCOUNT`` per
+distinct score, pipelined.
+
+Leaderboard and rank frames are *views*, not run events: they are not in the replay stream and
+carry the sequence number of the last event this instance had delivered to the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from redis.exceptions import RedisError
+
+from speedrun_protocol.frames import LeaderboardFrame, RankFrame
+from speedrun_protocol.state import RunKeys
+from speedrun_run.engine import Engine
+from speedrun_run.hub import Hub, Room
+
+logger = logging.getLogger(__name__)
+
+
+async def update_room(engine: Engine, room: Room, top: int) -> None:
+    """Send one leaderboard update to a run's local sockets."""
+    keys = RunKeys(room.speedrun_id)
+    conns = [c for c in room.conns() if c.active and not c.closing]
+    if not conns:
+        return
+    pids = [pid for pid, c in room.participants.items() if c.active and not c.closing]
+    async with engine.redis.pipeline(transaction=False) as pipe:
+        pipe.zrevrange(keys.scores, 0, top - 1, withscores=True)
+        pipe.hmget(keys.meta, "status", "participant_count")
+        if pids:
+            pipe.zmscore(keys.scores, pids)
+        replies = await pipe.execute()
+    rows, (status, count) = replies[0], replies[1]
+    if status != "running":
+        return  # the lobby has no board yet; run_finished carries the final one
+    scores = dict(zip(pids, replies[2], strict=True)) if pids else {}
+    distinct = sorted({s for s in scores.values() if s is not None})
+    async with engine.redis.pipeline(transaction=False) as pipe:
+        for score in distinct:
+            pipe.zcount(keys.scores, f"({score}", "+inf")
+        above = await pipe.execute() if distinct else []
+    rank_of = {score: 1 + int(n) for score, n in zip(distinct, above, strict=True)}
+    entries = await engine.entries(room.speedrun_id, rows)
+    participant_count = int(count or 0)
+    seq = room.last_seq or 0
+    board = LeaderboardFrame(seq=seq, top=entries, participant_count=participant_count)
+    encoded = board.model_dump_json()
+    for conn in conns:
+        conn.send(encoded)
+    rank_frames: dict[tuple[int, int, int], str] = {}
+    for pid, score in scores.items():
+        target = room.participants.get(pid)
+        if score is None or target is None:
+            continue
+        state = (rank_of[score], int(score), participant_count)
+        if target.rank == state:
+            continue
+        target.rank = state
+        frame = rank_frames.get(state)
+        if frame is None:
+            frame = rank_frames[state] = RankFrame(
+                seq=seq, rank=state[0], score=state[1], participant_count=participant_count
+            ).model_dump_json()
+        target.send(frame)
+
+
+async def run_leaderboards(engine: Engine, hub: Hub, interval_s: float, top: int) -> None:
+    """Forever: every interval, update the dirty runs this instance holds sockets for."""
+    while True:
+        await asyncio.sleep(interval_s)
+        dirty, hub.dirty = hub.dirty, set()
+        for speedrun_id in dirty:
+            room = hub.rooms.get(speedrun_id)
+            if room is None:
+                continue
+            try:
+                await update_room(engine, room, top)
+            except RedisError:
+                logger.warning("leaderboard update failed", extra={"speedrun_id": speedrun_id})
+                hub.dirty.add(speedrun_id)
+            except Exception:
+                logger.exception("leaderboard update failed", extra={"speedrun_id": speedrun_id})

@@ -1,0 +1,441 @@
+"""The engine's Lua scripts: every state change of a run is one of these, one atomic round trip.
+
+Python reads the state, decides (scoring, the next question, the frames to send) and hands the
+result to a script that re-checks the facts the decision rests on (the *guards*) and applies it with
+its events. A script whose guards fail returns a status (``stale``, ``answered``, ...) and changes
+nothing; the caller reads again or refuses the command.
+
+Every script gets the same KEYS (:func:`script_keys`) and starts with the same ARGV: channel,
+speedrun id, stream maxlen, TTL, now (Unix ms, the deciding instance's clock). Events go out
+through the shared ``EMIT_LUA`` so sequence numbers, the replay stream and the bus stay one thing.
+
+Global keys (one Redis, cluster mode off — scripts touch a run's keys and these together):
+
+* ``speedrun:deadlines`` — zset of due items (score = due Unix ms), claimed with a lease;
+* ``speedrun:outbox`` — zset of finished runs whose completion message is not yet on SQS, and
+  ``speedrun:outbox:msgs`` — hash speedrun id -> completion message JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis.asyncio import Redis
+
+from speedrun_protocol.state import EMIT_LUA, RunKeys
+
+DEADLINES_KEY = "speedrun:deadlines"
+OUTBOX_KEY = "speedrun:outbox"
+OUTBOX_MSGS_KEY = "speedrun:outbox:msgs"
+
+
+def control_channel(instance_id: str) -> str:
+    """Return the pub/sub channel on which an instance takes orders (close a replaced socket)."""
+    return f"speedrun:ctl:{instance_id}"
+
+
+def script_keys(keys: RunKeys) -> list[str]:
+    """Return the KEYS every run script receives, in the order the Lua prelude names them."""
+    return [
+        keys.meta,
+        keys.events,
+        keys.config,
+        keys.questions,
+        keys.participants,
+        keys.nicks,
+        keys.scores,
+        keys.answers,
+        keys.progress,
+        keys.presence,
+        keys.pending,
+        keys.qstats,
+        DEADLINES_KEY,
+        OUTBOX_KEY,
+        OUTBOX_MSGS_KEY,
+    ]
+
+
+_PRELUDE = (
+    EMIT_LUA
+    + r"""
+local META, EVENTS, CONFIG, QUESTIONS, PARTS, NICKS, SCORES, ANSWERS, PROGRESS, PRESENCE,
+      PENDING, QSTATS, DEADLINES, OUTBOX, OUTBOX_MSGS = unpack(KEYS)
+local CHANNEL, SID, MAXLEN, TTL, NOW = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+
+local function out(audience, pid, body, close)
+  return emit(META, EVENTS, CHANNEL, SID, audience, pid, body, close, MAXLEN)
+end
+
+-- every state change renews the run's lifetime (the 12 run keys; the 3 global ones are not)
+local function touch()
+  for i = 1, 12 do redis.call('EXPIRE', KEYS[i], TTL) end
+end
+
+-- nil: no such participant; true/false: kicked or not
+local function is_kicked(pid)
+  local rec = redis.call('HGET', PARTS, pid)
+  if not rec then return nil end
+  return cjson.decode(rec)['kicked'] == true
+end
+
+local function is_finished(progress_json)
+  local v = cjson.decode(progress_json)['finished_at_ms']
+  return v ~= nil and v ~= cjson.null
+end
+
+local function close_question(q, reason)
+  redis.call('HSET', META, 'phase', 'closed')
+  redis.call('ZREM', DEADLINES, 'q|' .. SID .. '|' .. q)
+  redis.call('DEL', PENDING)
+  return out('all', '', '{"type":"question_closed","question_index":' .. q ..
+             ',"reason":"' .. reason .. '"}', '')
+end
+
+-- host-paced: close the open question once every connected participant has answered
+local function maybe_all_answered()
+  local m = redis.call('HMGET', META, 'status', 'phase', 'current_question')
+  if m[1] == 'running' and m[2] == 'question' and redis.call('SCARD', PENDING) == 0 then
+    local answered = tonumber(redis.call('HGET', QSTATS, m[3] .. ':answered') or '0')
+    if answered > 0 then close_question(m[3], 'all_answered') end
+  end
+end
+
+-- self-paced: once every playing participant is done, schedule the finish (any instance runs it)
+local function maybe_complete()
+  local m = redis.call('HMGET', META, 'status', 'playing_count', 'finished_count')
+  if m[1] == 'running' and tonumber(m[3] or '0') >= tonumber(m[2] or '0') then
+    redis.call('ZADD', DEADLINES, NOW, 'f|' .. SID)
+    return 1
+  end
+  return 0
+end
+"""
+)
+
+SELF_START = r"""
+-- ARGV 6 expected participant_count, 7 run_started body, 8 grace due,
+--      9.. groups of 5: pid, progress, question body, deadline member, due
+local m = redis.call('HMGET', META, 'status', 'participant_count')
+if m[1] ~= 'lobby' then return {'wrong_state'} end
+if (m[2] or '0') ~= ARGV[6] then return {'stale'} end
+redis.call('HSET', META, 'status', 'running', 'phase', 'question', 'started_at_ms', NOW,
+           'finished_count', 0)
+out('all', '', ARGV[7], '')
+local n = 0
+for i = 9, #ARGV, 5 do
+  local pid = ARGV[i]
+  redis.call('HSET', PROGRESS, pid, ARGV[i + 1])
+  out('participant', pid, ARGV[i + 2], '')
+  redis.call('ZADD', DEADLINES, ARGV[i + 4], ARGV[i + 3])
+  if redis.call('HEXISTS', PRESENCE, pid) == 0 then
+    redis.call('ZADD', DEADLINES, ARGV[8], 'g|' .. SID .. '|' .. pid)
+  end
+  n = n + 1
+end
+redis.call('HSET', META, 'playing_count', n)
+touch()
+return {'ok'}
+"""
+
+SELF_ISSUE_FIRST = r"""
+-- ARGV 6 pid, 7 progress, 8 question body, 9 deadline member, 10 due
+local pid = ARGV[6]
+if redis.call('HGET', META, 'status') ~= 'running' then return {'wrong_state'} end
+local kicked = is_kicked(pid)
+if kicked == nil or kicked then return {'kicked'} end
+if redis.call('HEXISTS', PROGRESS, pid) == 1 then return {'exists'} end
+redis.call('HSET', PROGRESS, pid, ARGV[7])
+redis.call('HINCRBY', META, 'playing_count', 1)
+out('participant', pid, ARGV[8], '')
+redis.call('ZADD', DEADLINES, ARGV[10], ARGV[9])
+touch()
+return {'ok'}
+"""
+
+SELF_RESOLVE = r"""
+-- An answer, a time-out or a forfeit, self-paced.
+-- ARGV 6 pid, 7 q, 8 expected progress, 9 new progress, 10 answer record, 11 points,
+--      12 result body, 13 host body, 14 next question body or '', 15 next due,
+--      16 finished 1/0, 17 finished body, 18 require absent 1/0, 19 correct 1/0,
+--      20 timed out 1/0, 21.. selected options
+local pid, q = ARGV[6], ARGV[7]
+if redis.call('HGET', META, 'status') ~= 'running' then return {'wrong_state'} end
+local kicked = is_kicked(pid)
+if kicked == nil then return {'unknown'} end
+if kicked then return {'kicked'} end
+if (redis.call('HGET', PROGRESS, pid) or '') ~= ARGV[8] then return {'stale'} end
+local field = pid .. ':' .. q
+if redis.call('HEXISTS', ANSWERS, field) == 1 then return {'answered'} end
+if ARGV[18] == '1' and redis.call('HEXISTS', PRESENCE, pid) == 1 then return {'present'} end
+redis.call('HSET', ANSWERS, field, ARGV[10])
+redis.call('HSET', PROGRESS, pid, ARGV[9])
+redis.call('ZINCRBY', SCORES, ARGV[11], pid)
+redis.call('ZREM', DEADLINES, 'a|' .. SID .. '|' .. pid .. '|' .. q)
+if ARGV[20] == '1' then
+  redis.call('HINCRBY', QSTATS, q .. ':timed_out', 1)
+else
+  redis.call('HINCRBY', QSTATS, q .. ':answered', 1)
+end
+if ARGV[19] == '1' then redis.call('HINCRBY', QSTATS, q .. ':correct', 1) end
+for i = 21, #ARGV do redis.call('HINCRBY', QSTATS, q .. ':o' .. ARGV[i], 1) end
+out('participant', pid, ARGV[12], '')
+out('host', '', ARGV[13], '')
+if ARGV[14] ~= '' then
+  out('participant', pid, ARGV[14], '')
+  redis.call('ZADD', DEADLINES, ARGV[15], 'a|' .. SID .. '|' .. pid .. '|' .. (tonumber(q) + 1))
+end
+local done = 0
+if ARGV[16] == '1' then
+  redis.call('HINCRBY', META, 'finished_count', 1)
+  redis.call('ZREM', DEADLINES, 'g|' .. SID .. '|' .. pid)
+  out('all', '', ARGV[17], '')
+  done = maybe_complete()
+end
+touch()
+return {'ok', done}
+"""
+
+HOST_OPEN = r"""
+-- ARGV 6 expected status, 7 expected phase, 8 expected current question or '', 9 q,
+--      10 deadline, 11 question body, 12 run_started body or ''
+local m = redis.call('HMGET', META, 'status', 'phase', 'current_question')
+if m[1] ~= ARGV[6] or m[2] ~= ARGV[7] or (m[3] or '') ~= ARGV[8] then return {'stale'} end
+if ARGV[12] ~= '' then
+  redis.call('HSET', META, 'status', 'running', 'started_at_ms', NOW)
+  out('all', '', ARGV[12], '')
+end
+redis.call('HSET', META, 'phase', 'question', 'current_question', ARGV[9],
+           'question_opened_ms', NOW, 'question_deadline_ms', ARGV[10])
+redis.call('DEL', PENDING)
+local present = redis.call('HKEYS', PRESENCE)
+for i = 1, #present do
+  if present[i] ~= 'host' then redis.call('SADD', PENDING, present[i]) end
+end
+out('all', '', ARGV[11], '')
+redis.call('ZADD', DEADLINES, ARGV[10], 'q|' .. SID .. '|' .. ARGV[9])
+touch()
+return {'ok'}
+"""
+
+HOST_ANSWER = r"""
+-- ARGV 6 pid, 7 q, 8 answer record, 9 answer_accepted body
+local pid, q = ARGV[6], ARGV[7]
+local m = redis.call('HMGET', META, 'status', 'phase', 'current_question',
+                     'question_deadline_ms', 'participant_count')
+if m[1] ~= 'running' or m[2] ~= 'question' or m[3] ~= q then return {'not_open'} end
+if tonumber(NOW) > tonumber(m[4]) then return {'late'} end
+local kicked = is_kicked(pid)
+if kicked == nil then return {'unknown'} end
+if kicked then return {'kicked'} end
+local field = pid .. ':' .. q
+if redis.call('HEXISTS', ANSWERS, field) == 1 then return {'answered'} end
+redis.call('HSET', ANSWERS, field, ARGV[8])
+local n = redis.call('HINCRBY', QSTATS, q .. ':answered', 1)
+redis.call('SREM', PENDING, pid)
+out('participant', pid, ARGV[9], '')
+out('host', '', '{"type":"answer_progress","question_index":' .. q .. ',"answered":' .. n ..
+    ',"total":' .. (m[5] or '0') .. '}', '')
+maybe_all_answered()
+touch()
+return {'ok'}
+"""
+
+HOST_CLOSE = r"""
+-- ARGV 6 q, 7 reason
+local m = redis.call('HMGET', META, 'status', 'phase', 'current_question')
+if m[1] ~= 'running' or m[2] ~= 'question' or m[3] ~= ARGV[6] then return {'stale'} end
+close_question(ARGV[6], ARGV[7])
+touch()
+return {'ok'}
+"""
+
+HOST_SETTLE = r"""
+-- Reveal: apply the closed question's answers and time-outs, then show the distribution.
+-- ARGV 6 q, 7 question_revealed body, 8 k, 9.. k stat field/value pairs,
+--      then groups of 6: pid, progress, points, time-out field or '', time-out record, result body
+local m = redis.call('HMGET', META, 'status', 'phase', 'current_question')
+if m[1] ~= 'running' or m[2] ~= 'closed' or m[3] ~= ARGV[6] then return {'stale'} end
+redis.call('HSET', META, 'phase', 'revealed')
+local i = 9
+for _ = 1, tonumber(ARGV[8]) do
+  redis.call('HSET', QSTATS, ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+while i <= #ARGV do
+  local pid = ARGV[i]
+  redis.call('HSET', PROGRESS, pid, ARGV[i + 1])
+  -- a participant kicked since the read has left the leaderboard: do not bring them back
+  if redis.call('ZSCORE', SCORES, pid) then redis.call('ZINCRBY', SCORES, ARGV[i + 2], pid) end
+  if ARGV[i + 3] ~= '' then redis.call('HSETNX', ANSWERS, ARGV[i + 3], ARGV[i + 4]) end
+  out('participant', pid, ARGV[i + 5], '')
+  i = i + 6
+end
+out('all', '', ARGV[7], '')
+touch()
+return {'ok'}
+"""
+
+FINISH = r"""
+-- ARGV 6 reason, 7 expected seq or '', 8 run_finished body, 9 completion message, 10 lobby ok
+local m = redis.call('HMGET', META, 'status', 'seq')
+if m[1] == 'finished' then return {'finished'} end
+if m[1] ~= 'running' and ARGV[10] ~= '1' then return {'wrong_state'} end
+if ARGV[7] ~= '' and (m[2] or '0') ~= ARGV[7] then return {'stale'} end
+redis.call('HSET', META, 'status', 'finished', 'phase', 'finished', 'ended_at_ms', NOW,
+           'end_reason', ARGV[6])
+redis.call('DEL', PENDING)
+redis.call('ZADD', OUTBOX, NOW, SID)
+redis.call('HSET', OUTBOX_MSGS, SID, ARGV[9])
+redis.call('ZREM', DEADLINES, 'f|' .. SID, 'h|' .. SID)
+out('all', '', ARGV[8], 'finished')
+touch()
+return {'ok'}
+"""
+
+KICK = r"""
+-- ARGV 6 pid, 7 kicked record, 8 current deadline member or '', 9 mode
+local pid = ARGV[6]
+local kicked = is_kicked(pid)
+if kicked == nil or kicked then return {'unknown'} end
+local status = redis.call('HGET', META, 'status')
+if status == 'finished' then return {'wrong_state'} end
+redis.call('HSET', PARTS, pid, ARGV[7])
+local n = redis.call('HINCRBY', META, 'participant_count', -1)
+redis.call('ZREM', SCORES, pid)
+redis.call('HDEL', PRESENCE, pid)
+redis.call('SREM', PENDING, pid)
+if ARGV[8] ~= '' then redis.call('ZREM', DEADLINES, ARGV[8]) end
+redis.call('ZREM', DEADLINES, 'g|' .. SID .. '|' .. pid)
+local progress = redis.call('HGET', PROGRESS, pid)
+if status == 'running' and ARGV[9] == 'self-paced' and progress then
+  redis.call('HINCRBY', META, 'playing_count', -1)
+  if is_finished(progress) then redis.call('HINCRBY', META, 'finished_count', -1) end
+end
+out('all', pid, '{"type":"participant_kicked","participant_id":"' .. pid ..
+    '","participant_count":' .. n .. '}', 'kicked')
+if status == 'running' then
+  if ARGV[9] == 'self-paced' then maybe_complete() else maybe_all_answered() end
+end
+touch()
+return {'ok'}
+"""
+
+LOCK = r"""
+-- ARGV 6 '1' or '0'
+if redis.call('HGET', META, 'status') == 'finished' then return {'wrong_state'} end
+redis.call('HSET', META, 'locked', ARGV[6])
+local locked = 'false'
+if ARGV[6] == '1' then locked = 'true' end
+out('all', '', '{"type":"lock_changed","locked":' .. locked .. '}', '')
+touch()
+return {'ok'}
+"""
+
+CONNECT = r"""
+-- ARGV 6 who ('host' or a participant id), 7 presence value
+local who = ARGV[6]
+if who ~= 'host' then
+  local kicked = is_kicked(who)
+  if kicked == nil or kicked then return {'kicked'} end
+end
+local old = redis.call('HGET', PRESENCE, who)
+redis.call('HSET', PRESENCE, who, ARGV[7])
+if who == 'host' then
+  redis.call('ZREM', DEADLINES, 'h|' .. SID)
+  return {'ok', old or ''}
+end
+redis.call('ZREM', DEADLINES, 'g|' .. SID .. '|' .. who)
+if not old then
+  out('host', '', '{"type":"participant_connection","participant_id":"' .. who ..
+      '","connected":true}', '')
+end
+local m = redis.call('HMGET', META, 'status', 'phase', 'current_question')
+if m[1] == 'running' and m[2] == 'question' and m[3]
+   and redis.call('HEXISTS', ANSWERS, who .. ':' .. m[3]) == 0 then
+  redis.call('SADD', PENDING, who)
+end
+return {'ok', old or ''}
+"""
+
+DISCONNECT = r"""
+-- ARGV 6 who, 7 presence value, 8 participant grace due, 9 host grace due, 10 mode
+local who = ARGV[6]
+if redis.call('HGET', PRESENCE, who) ~= ARGV[7] then return {'replaced'} end
+redis.call('HDEL', PRESENCE, who)
+local m = redis.call('HMGET', META, 'status', 'phase')
+if m[1] == 'finished' then return {'ok'} end
+if who == 'host' then
+  if m[1] == 'lobby' or ARGV[10] == 'host-paced' then
+    redis.call('ZADD', DEADLINES, ARGV[9], 'h|' .. SID)
+  end
+  return {'ok'}
+end
+out('host', '', '{"type":"participant_connection","participant_id":"' .. who ..
+    '","connected":false}', '')
+if m[1] == 'running' then
+  if ARGV[10] == 'self-paced' then
+    local progress = redis.call('HGET', PROGRESS, who)
+    if progress and not is_finished(progress) then
+      redis.call('ZADD', DEADLINES, ARGV[8], 'g|' .. SID .. '|' .. who)
+    end
+  else
+    redis.call('SREM', PENDING, who)
+    maybe_all_answered()
+  end
+end
+return {'ok'}
+"""
+
+CLAIM = r"""
+-- KEYS 1 a zset of due items; ARGV 1 now, 2 limit, 3 lease until
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for i = 1, #due do redis.call('ZADD', KEYS[1], 'XX', ARGV[3], due[i]) end
+return due
+"""
+
+ACK = r"""
+-- KEYS 1 the zset, 2 a hash of payloads or nothing; ARGV 1 member, 2 the lease it was claimed with
+local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if s and tonumber(s) == tonumber(ARGV[2]) then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  if KEYS[2] then redis.call('HDEL', KEYS[2], ARGV[1]) end
+  return 1
+end
+return 0
+"""
+
+_RUN_SCRIPTS = {
+    "self_start": SELF_START,
+    "self_issue_first": SELF_ISSUE_FIRST,
+    "self_resolve": SELF_RESOLVE,
+    "host_open": HOST_OPEN,
+    "host_answer": HOST_ANSWER,
+    "host_close": HOST_CLOSE,
+    "host_settle": HOST_SETTLE,
+    "finish": FINISH,
+    "kick": KICK,
+    "lock": LOCK,
+    "connect": CONNECT,
+    "disconnect": DISCONNECT,
+}
+
+
+class Scripts:
+    """The scripts registered on one Redis client (EVALSHA, loaded again after a restart)."""
+
+    def __init__(self, redis: Redis) -> None:
+        """Register every script.
+
+        Args:
+            redis: The state store client.
+        """
+        self._run = {
+            name: redis.register_script(_PRELUDE + body) for name, body in _RUN_SCRIPTS.items()
+        }
+        self.claim = redis.register_script(CLAIM)
+        self.ack = redis.register_script(ACK)
+
+    async def run(self, name: str, keys: list[str], args: list[Any]) -> list[Any]:
+        """Run one run script and return its reply (first element: ``ok`` or a refusal)."""
+        reply: list[Any] = await self._run[name](keys=keys, args=args)
+        return reply

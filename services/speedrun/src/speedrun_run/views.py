@@ -1,0 +1,170 @@
+"""What a client may see now: the snapshot in ``welcome``, read consistently with one sequence number."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from speedrun_protocol.frames import (
+    Distribution,
+    OwnState,
+    ParticipantView,
+    Phase,
+    QuestionView,
+    RunStatus,
+    Snapshot,
+)
+from speedrun_protocol.state import ParticipantProgress, ParticipantRecord, RunKeys
+from speedrun_run.engine import Engine, RunStatic, question_view
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """A snapshot and the run's sequence number it is consistent with."""
+
+    snapshot: Snapshot
+    seq: int
+
+
+async def build_snapshot(
+    engine: Engine,
+    static: RunStatic,
+    participant_id: str | None,
+    now: int,
+    top: int,
+) -> View:
+    """Read a run's state in one transaction and cut out what this client may see.
+
+    Args:
+        engine: The engine (Redis and the nickname cache).
+        static: The run's config and questions.
+        participant_id: The participant, or None for the host.
+        now: The server's clock, for remaining times.
+        top: Rows of the leaderboard.
+
+    Returns:
+        The snapshot and its sequence number.
+    """
+    speedrun_id = static.config.speedrun_id
+    keys = RunKeys(speedrun_id)
+    redis = engine.redis
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hgetall(keys.meta)
+        pipe.zrevrange(keys.scores, 0, top - 1, withscores=True)
+        if participant_id is None:
+            pipe.hgetall(keys.participants)
+            pipe.hgetall(keys.progress)
+            pipe.hkeys(keys.presence)
+        else:
+            pipe.hget(keys.progress, participant_id)
+            pipe.zscore(keys.scores, participant_id)
+        replies = await pipe.execute()
+    meta: dict[str, str] = replies[0]
+    rows = replies[1]
+    status: RunStatus = meta.get("status", "lobby")  # type: ignore[assignment]
+    phase: Phase = meta.get("phase", "lobby")  # type: ignore[assignment]
+    current = int(meta["current_question"]) if "current_question" in meta else None
+    host_paced = not static.self_paced
+    open_question: QuestionView | None = None
+    if host_paced and status == "running" and phase == "question" and current is not None:
+        open_question = question_view(
+            static, current, int(meta.get("question_deadline_ms", now)), now
+        )
+    distribution: Distribution | None = None
+    if host_paced and current is not None and phase in ("revealed", "finished"):
+        distribution = await _distribution(engine, static, keys, current)
+    participants: list[ParticipantView] = []
+    own: OwnState | None = None
+    if participant_id is None:
+        records, progress, present = replies[2], replies[3], set(replies[4])
+        for pid, raw in records.items():
+            record = ParticipantRecord.model_validate_json(raw)
+            if record.kicked:
+                continue
+            engine.nicknames[pid] = record.nickname
+            mine = (
+                ParticipantProgress.model_validate_json(progress[pid]) if pid in progress else None
+            )
+            participants.append(_participant_view(record, mine, pid in present))
+    else:
+        raw_progress, raw_score = replies[2], replies[3]
+        mine = ParticipantProgress.model_validate_json(raw_progress) if raw_progress else None
+        mine = mine or ParticipantProgress()
+        rank = None
+        if raw_score is not None and status != "lobby":
+            rank = 1 + int(await redis.zcount(keys.scores, f"({raw_score}", "+inf"))
+        answered_current = False
+        if open_question is not None:
+            answered_current = bool(
+                await redis.hexists(
+                    keys.answers, f"{participant_id}:{open_question.question_index}"
+                )
+            )
+        own = OwnState(
+            score=int(raw_score or 0),
+            rank=rank,
+            streak=mine.streak,
+            answered_count=mine.answered_count,
+            correct_count=mine.correct_count,
+            finished=mine.finished_at_ms is not None,
+            answered_current=answered_current,
+        )
+        if (
+            static.self_paced
+            and status == "running"
+            and mine.current_question is not None
+            and mine.deadline_ms is not None
+        ):
+            open_question = question_view(static, mine.current_question, mine.deadline_ms, now)
+    snapshot = Snapshot(
+        title=static.config.title,
+        mode=static.config.mode,
+        status=status,
+        phase=phase,
+        locked=meta.get("locked") == "1",
+        join_code=static.config.join_code if participant_id is None else None,
+        question_count=len(static.questions),
+        participant_count=int(meta.get("participant_count", 0)),
+        participants=participants,
+        current_question=open_question
+        if not (participant_id is None and static.self_paced)
+        else None,
+        last_distribution=distribution,
+        own=own,
+        leaderboard=await engine.entries(speedrun_id, rows),
+    )
+    return View(snapshot=snapshot, seq=int(meta.get("seq", 0)))
+
+
+def _participant_view(
+    record: ParticipantRecord, progress: ParticipantProgress | None, connected: bool
+) -> ParticipantView:
+    progress = progress or ParticipantProgress()
+    return ParticipantView(
+        participant_id=record.participant_id,
+        nickname=record.nickname,
+        score=progress.score,
+        answered_count=progress.answered_count,
+        correct_count=progress.correct_count,
+        current_question=progress.current_question,
+        finished=progress.finished_at_ms is not None,
+        connected=connected,
+    )
+
+
+async def _distribution(
+    engine: Engine, static: RunStatic, keys: RunKeys, index: int
+) -> Distribution | None:
+    question = static.questions[index]
+    fields = [f"{index}:answered", f"{index}:correct"] + [
+        f"{index}:o{o}" for o in range(len(question.options))
+    ]
+    values = await engine.redis.hmget(keys.qstats, fields)
+    if values[0] is None:
+        return None
+    return Distribution(
+        question_index=index,
+        correct_options=list(question.correct),
+        counts=[int(v or 0) for v in values[2:]],
+        answered=int(values[0] or 0),
+        correct=int(values[1] or 0),
+    )

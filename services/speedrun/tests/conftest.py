@@ -1,0 +1,227 @@
+"""Fixtures: settings on the test Redis, runs written straight into Redis, instances in-process."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+
+import aiohttp
+import pytest
+import redis
+from aiohttp.test_utils import TestServer
+
+from speedrun_protocol.events import run_channel
+from speedrun_protocol.frames import ParticipantJoinedFrame
+from speedrun_protocol.ids import new_participant_id, new_question_set_id, new_speedrun_id
+from speedrun_protocol.state import (
+    EMIT_EVENT_SCRIPT,
+    EVENT_LOG_MAXLEN,
+    ParticipantRecord,
+    RunConfig,
+    RunKeys,
+    RunQuestion,
+    frame_body,
+    join_code_key,
+)
+from speedrun_protocol.tokens import issue_token
+from speedrun_run.app import build_app
+from speedrun_run.client import RunClient
+from speedrun_run.config import Settings
+
+SECRET = "test-secret-for-speedrun-engine-0123456789"
+ORIGIN = "http://127.0.0.1:8080"
+
+
+def make_questions(count: int = 3, time_limit_s: int = 20) -> list[RunQuestion]:
+    """Questions 0..count-1: option ``i % 3`` is correct; every fourth is multi-select (0 and 1)."""
+    questions = []
+    for i in range(count):
+        multi = i % 4 == 3
+        questions.append(
+            RunQuestion(
+                source_index=i,
+                text=f"Question {i}?",
+                options=["a", "b", "c", "d"],
+                correct=[0, 1] if multi else [i % 3],
+                time_limit_s=time_limit_s,
+                points=1000,
+            )
+        )
+    return questions
+
+
+@dataclass
+class Run:
+    """A run written into Redis, with tokens."""
+
+    speedrun_id: str
+    host_token: str
+    participants: dict[str, str] = field(default_factory=dict)
+    """participant id -> token"""
+    nicknames: dict[str, str] = field(default_factory=dict)
+    """participant id -> nickname"""
+
+    @property
+    def pids(self) -> list[str]:
+        """Participant ids in joining order."""
+        return list(self.participants)
+
+
+class RunFactory:
+    """Creates runs the way sign-on does, with the protocol models, straight into Redis."""
+
+    def __init__(self, redis_url: str) -> None:
+        """Connect to the test Redis."""
+        self.redis = redis.Redis.from_url(redis_url, decode_responses=True)
+        self.emit = self.redis.register_script(EMIT_EVENT_SCRIPT)
+
+    def create(
+        self,
+        mode: str = "self-paced",
+        questions: list[RunQuestion] | None = None,
+        nicknames: tuple[str, ...] = ("ann", "bob"),
+        count: int = 3,
+        time_limit_s: int = 20,
+    ) -> Run:
+        """Create a run in the lobby with participants who have joined."""
+        questions = questions or make_questions(count, time_limit_s)
+        speedrun_id = new_speedrun_id()
+        keys = RunKeys(speedrun_id)
+        code = f"{int(time.time_ns()) % 1_000_000:06d}"
+        config = RunConfig(
+            speedrun_id=speedrun_id,
+            join_code=code,
+            mode=mode,  # type: ignore[arg-type]
+            title="Test run",
+            question_set_id=new_question_set_id(),
+            question_count=len(questions),
+            default_time_limit_s=20,
+            max_participants=100,
+            created_at_ms=int(time.time() * 1000),
+        )
+        pipe = self.redis.pipeline()
+        pipe.set(keys.config, config.model_dump_json())
+        pipe.set(keys.questions, "[" + ",".join(q.model_dump_json() for q in questions) + "]")
+        pipe.hset(
+            keys.meta,
+            mapping={
+                "status": "lobby",
+                "phase": "lobby",
+                "locked": "0",
+                "seq": "0",
+                "participant_count": "0",
+            },
+        )
+        pipe.set(join_code_key(code), speedrun_id)
+        pipe.execute()
+        run = Run(speedrun_id, issue_token(SECRET, speedrun_id, "host", "host", 3600))
+        for nickname in nicknames:
+            self.join(run, nickname)
+        return run
+
+    def join(self, run: Run, nickname: str) -> str:
+        """Add a participant as sign-on does (record, nickname, score 0, count, joined event)."""
+        keys = RunKeys(run.speedrun_id)
+        pid = new_participant_id()
+        record = ParticipantRecord(
+            participant_id=pid, nickname=nickname, joined_at_ms=int(time.time() * 1000)
+        )
+        pipe = self.redis.pipeline()
+        pipe.hset(keys.participants, pid, record.model_dump_json())
+        pipe.hset(keys.nicks, nickname.casefold(), pid)
+        pipe.zadd(keys.scores, {pid: 0})
+        pipe.hincrby(keys.meta, "participant_count", 1)
+        count = pipe.execute()[-1]
+        body = frame_body(
+            ParticipantJoinedFrame(participant_id=pid, nickname=nickname, participant_count=count)
+        )
+        self.emit(
+            keys=[keys.meta, keys.events],
+            args=[run_channel(run.speedrun_id), run.speedrun_id, "all", "", body, "", EVENT_LOG_MAXLEN],
+        )
+        run.participants[pid] = issue_token(SECRET, run.speedrun_id, "participant", pid, 3600)
+        run.nicknames[pid] = nickname
+        return pid
+
+    def close(self) -> None:
+        """Drop the connection."""
+        self.redis.close()
+
+
+@pytest.fixture
+def settings(redis_url: str) -> Settings:
+    """Settings for in-process instances on the test Redis, with short intervals."""
+    return Settings(
+        redis_url=redis_url,
+        token_secret=SECRET,
+        hello_timeout_s=1.0,
+        scheduler_interval_s=0.05,
+        leaderboard_interval_s=0.1,
+        lease_s=3.0,
+        grace_period_s=30.0,
+        shutdown_timeout_s=3.0,
+    )
+
+
+@pytest.fixture
+def runs(redis_url: str) -> Iterator[RunFactory]:
+    """A factory of runs on the test Redis."""
+    factory = RunFactory(redis_url)
+    yield factory
+    factory.close()
+
+
+class Instance:
+    """One in-process speedrun instance on a test server."""
+
+    def __init__(self, settings: Settings, name: str) -> None:
+        """Build the app for instance ``name``."""
+        self.settings = settings.model_copy(update={"instance_id": name})
+        self.server = TestServer(build_app(self.settings), host="127.0.0.1")
+
+    @property
+    def ws_url(self) -> str:
+        """The WebSocket URL."""
+        return str(self.server.make_url("/speedrun"))
+
+    async def start(self) -> Instance:
+        """Start serving."""
+        await self.server.start_server()
+        return self
+
+    async def stop(self) -> None:
+        """Shut down gracefully (sockets get 1012)."""
+        await self.server.close()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """An HTTP session for clients."""
+    async with aiohttp.ClientSession() as client_session:
+        yield client_session
+
+
+@pytest.fixture
+async def pair(settings: Settings) -> AsyncIterator[tuple[Instance, Instance]]:
+    """Two instances sharing the test Redis."""
+    a = await Instance(settings, "i-a").start()
+    b = await Instance(settings, "i-b").start()
+    yield a, b
+    await a.stop()
+    await b.stop()
+
+
+def client(session: aiohttp.ClientSession, instance: Instance, token: str) -> RunClient:
+    """A protocol client of an instance."""
+    return RunClient(session, instance.ws_url, token, origin=ORIGIN)
+
+
+@pytest.fixture
+def make_client(session: aiohttp.ClientSession):  # type: ignore[no-untyped-def]
+    """Make protocol clients: ``make_client(instance, token)``."""
+
+    def make(instance: Instance, token: str) -> RunClient:
+        return client(session, instance, token)
+
+    return make

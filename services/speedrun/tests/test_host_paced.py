@@ -1,0 +1,135 @@
+"""A whole host-paced run with participants on two instances, checked move by move."""
+
+from __future__ import annotations
+
+from speedrun_protocol.frames import (
+    AnswerAcceptedFrame,
+    AnswerFrame,
+    AnswerProgressFrame,
+    AnswerResultFrame,
+    ErrorFrame,
+    LeaderboardFrame,
+    NextFrame,
+    QuestionClosedFrame,
+    QuestionFrame,
+    QuestionRevealedFrame,
+    RankFrame,
+    RevealFrame,
+    RunFinishedFrame,
+    RunStartedFrame,
+    StartFrame,
+)
+from speedrun_run.client import RunClient
+
+
+def seqs_increase(client: RunClient) -> bool:
+    seqs = [f.seq for f in client.events]
+    return seqs == sorted(set(seqs))
+
+
+async def test_host_paced_run_over_two_instances_reveals_and_ranks(pair, runs, make_client) -> None:
+    # GIVEN a host-paced run of 2 questions; host on A, ann on A, bob on B
+    a, b = pair
+    run = runs.create("host-paced", nicknames=("ann", "bob"))
+    ann_id, bob_id = run.pids
+    host = make_client(a, run.host_token)
+    ann = make_client(a, run.participants[ann_id])
+    bob = make_client(b, run.participants[bob_id])
+    for c in (host, ann, bob):
+        await c.connect()
+
+    # WHEN the host starts, question 0 opens for everyone
+    await host.send(StartFrame())
+    for c in (host, ann, bob):
+        await c.expect(RunStartedFrame)
+        q = await c.expect(QuestionFrame)
+        assert q.question.question_index == 0
+
+    # ann answers right, bob wrong; answers are accepted without the result
+    await ann.send(AnswerFrame(question_index=0, selected=[0]))
+    accepted = await ann.expect(AnswerAcceptedFrame)
+    assert accepted.selected == [0]
+    progress = await host.expect(AnswerProgressFrame)
+    assert (progress.answered, progress.total) == (1, 2)
+    # a second answer is refused and changes nothing
+    await ann.send(AnswerFrame(question_index=0, selected=[1]))
+    refused = await ann.expect(ErrorFrame)
+    assert refused.code == "already_answered"
+    await bob.send(AnswerFrame(question_index=0, selected=[2]))
+    await bob.expect(AnswerAcceptedFrame)
+    # every connected participant answered: answering closes by itself
+    for c in (host, ann, bob):
+        closed = await c.expect(QuestionClosedFrame)
+        assert closed.reason == "all_answered"
+    assert not any(isinstance(f, AnswerResultFrame) for f in ann.received + bob.received)
+
+    # the host reveals: the distribution to all, each participant's result to them
+    await host.send(RevealFrame())
+    for c in (host, ann, bob):
+        revealed = await c.expect(QuestionRevealedFrame)
+        assert revealed.distribution.correct_options == [0]
+        assert revealed.distribution.counts == [1, 0, 1, 0]
+        assert (revealed.distribution.answered, revealed.distribution.correct) == (2, 1)
+    ann_result = await ann.expect(AnswerResultFrame)
+    assert ann_result.correct and ann_result.points == 1000 and ann_result.score == 1000
+    bob_result = await bob.expect(AnswerResultFrame)
+    assert not bob_result.correct and bob_result.points == 0
+    board = await host.expect(LeaderboardFrame, where=lambda f: bool(f.top) and f.top[0].score > 0)
+    assert [(e.nickname, e.score, e.rank) for e in board.top] == [("ann", 1000, 1), ("bob", 0, 2)]
+    rank = await bob.expect(RankFrame, where=lambda f: f.rank == 2)
+    assert rank.participant_count == 2
+
+    # question 1: only ann answers; the host reveals (closing it), bob times out
+    await host.send(NextFrame())
+    for c in (host, ann, bob):
+        q = await c.expect(QuestionFrame)
+        assert q.question.question_index == 1
+    await ann.send(AnswerFrame(question_index=1, selected=[1]))
+    await ann.expect(AnswerAcceptedFrame)
+    await host.send(RevealFrame())
+    closed = await host.expect(QuestionClosedFrame)
+    assert closed.reason == "host"
+    await host.expect(QuestionRevealedFrame)
+    bob_result = await bob.expect(AnswerResultFrame, where=lambda f: f.question_index == 1)
+    assert bob_result.timed_out and bob_result.points == 0
+    ann_result = await ann.expect(AnswerResultFrame, where=lambda f: f.question_index == 1)
+    assert ann_result.points == 1100 and ann_result.streak == 2 and ann_result.streak_bonus == 100
+    # a late answer is refused
+    await bob.send(AnswerFrame(question_index=1, selected=[1]))
+    assert (await bob.expect(ErrorFrame)).code == "deadline_passed"
+
+    # THEN next after the last question finishes the run with a podium
+    await host.send(NextFrame())
+    await host.send(NextFrame())  # one more: refused or ignored, never a second finish
+    for c in (host, ann, bob):
+        finished = await c.expect(RunFinishedFrame)
+        assert [(e.nickname, e.score) for e in finished.leaderboard] == [("ann", 2100), ("bob", 0)]
+        assert await c.closed() == 1000
+        assert seqs_increase(c)
+    assert sum(isinstance(f, RunFinishedFrame) for f in host.received) == 1
+
+
+async def test_host_paced_deadline_closes_question_on_the_other_instance(
+    pair, runs, make_client
+) -> None:
+    # GIVEN a host-paced run of 1-second questions started through instance A
+    a, b = pair
+    run = runs.create("host-paced", nicknames=("ann",), count=2, time_limit_s=1)
+    host = make_client(a, run.host_token)
+    ann = make_client(b, run.participants[run.pids[0]])
+    await host.connect()
+    await ann.connect()
+    await host.send(StartFrame())
+    await ann.expect(QuestionFrame)
+    # WHEN A stops before the deadline (its sockets get 1012)
+    await a.stop()
+    assert await host.closed() == 1012
+    # THEN B fires the deadline: answering closes with reason "deadline"
+    closed = await ann.expect(QuestionClosedFrame, timeout=6)
+    assert closed.reason == "deadline" and closed.question_index == 0
+    # and the host, reconnecting to B, resumes with the events it missed
+    host.url = b.ws_url
+    welcome = await host.connect(resume=True)
+    assert welcome.resumed and welcome.snapshot.phase == "closed"
+    again = await host.expect(QuestionClosedFrame)
+    assert again.seq == closed.seq

@@ -1,0 +1,104 @@
+"""A whole self-paced run with participants on two instances, checked move by move."""
+
+from __future__ import annotations
+
+import redis
+
+from speedrun_protocol.frames import (
+    AnswerFrame,
+    AnswerResultFrame,
+    ParticipantFinishedFrame,
+    ParticipantProgressFrame,
+    QuestionFrame,
+    RunFinishedFrame,
+    RunStartedFrame,
+    StartFrame,
+)
+from speedrun_protocol.state import AnswerRecord, ParticipantProgress, RunKeys
+from speedrun_run.client import RunClient
+from speedrun_run.scripts import OUTBOX_KEY
+
+
+def assert_strictly_increasing(client: RunClient) -> None:
+    seqs = [f.seq for f in client.events]
+    assert seqs == sorted(set(seqs)), seqs
+
+
+async def test_self_paced_run_over_two_instances_scores_and_finishes(
+    pair, runs, make_client, redis_url
+) -> None:
+    # GIVEN a self-paced run of 3 questions, the host and ann on instance A, bob on B
+    a, b = pair
+    run = runs.create("self-paced")
+    ann_id, bob_id = run.pids
+    host = make_client(a, run.host_token)
+    ann = make_client(a, run.participants[ann_id])
+    bob = make_client(b, run.participants[bob_id])
+    welcome = await host.connect()
+    assert welcome.role == "host"
+    assert welcome.snapshot.status == "lobby"
+    assert [p.nickname for p in welcome.snapshot.participants] == ["ann", "bob"]
+    assert welcome.snapshot.join_code is not None
+    for c in (ann, bob):
+        w = await c.connect()
+        assert w.role == "participant" and w.snapshot.own is not None
+        assert w.snapshot.join_code is None
+
+    # WHEN the host starts
+    await host.send(StartFrame())
+    for c in (host, ann, bob):
+        started = await c.expect(RunStartedFrame)
+        assert started.mode == "self-paced" and started.question_count == 3
+    q0_ann = await ann.expect(QuestionFrame)
+    q0_bob = await bob.expect(QuestionFrame)
+    assert q0_ann.question.question_index == 0 == q0_bob.question.question_index
+    assert "correct" not in q0_ann.model_dump_json()
+
+    # ann: right, right, right; bob: wrong, right, right (questions' correct option is i % 3)
+    plan = {ann: [0, 1, 2], bob: [3, 1, 2]}
+    expected_points = {ann: [1000, 1100, 1200], bob: [0, 1000, 1100]}
+    for index in range(3):
+        for c, picks in plan.items():
+            await c.send(AnswerFrame(question_index=index, selected=[picks[index]]))
+            result = await c.expect(AnswerResultFrame)
+            assert result.question_index == index
+            assert result.correct_options == [index % 3]
+            assert result.points == expected_points[c][index]
+            assert result.score == sum(expected_points[c][: index + 1])
+            if index < 2:
+                nxt = await c.expect(QuestionFrame)
+                assert nxt.question.question_index == index + 1
+                assert 0 < nxt.question.remaining_ms <= 20_000
+    # THEN everyone sees both finish and the final board
+    for c in (host, ann, bob):
+        finished = await c.expect(RunFinishedFrame)
+        assert finished.reason == "completed"
+        assert [(e.nickname, e.score, e.rank) for e in finished.leaderboard] == [
+            ("ann", 3300, 1),
+            ("bob", 2100, 2),
+        ]
+        assert await c.closed() == 1000
+        assert_strictly_increasing(c)
+    done = [f.participant_id for f in host.events if isinstance(f, ParticipantFinishedFrame)]
+    assert sorted(done) == sorted([ann_id, bob_id])
+    progress = [f for f in host.events if isinstance(f, ParticipantProgressFrame)]
+    assert len(progress) == 6
+    # every client saw the same run events in the same order (their own cut of them)
+    assert [f.seq for f in ann.events if isinstance(f, RunFinishedFrame)] == [
+        f.seq for f in host.events if isinstance(f, RunFinishedFrame)
+    ]
+
+    # AND the state is what the reporter reads
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    keys = RunKeys(run.speedrun_id)
+    meta = r.hgetall(keys.meta)
+    assert meta["status"] == "finished" and meta["end_reason"] == "completed"
+    assert "ended_at_ms" in meta and "started_at_ms" in meta
+    answers = {k: AnswerRecord.model_validate_json(v) for k, v in r.hgetall(keys.answers).items()}
+    assert len(answers) == 6
+    assert answers[f"{bob_id}:0"].correct is False and answers[f"{bob_id}:0"].points == 0
+    ann_progress = ParticipantProgress.model_validate_json(r.hget(keys.progress, ann_id))
+    assert (ann_progress.score, ann_progress.correct_count, ann_progress.streak) == (3300, 3, 3)
+    assert ann_progress.finished_at_ms is not None
+    assert r.zscore(keys.scores, ann_id) == 3300
+    assert r.zscore(OUTBOX_KEY, run.speedrun_id) is not None

@@ -1,0 +1,120 @@
+"""Every Terraform file parses, is formatted, and follows the module layout conventions."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TERRAFORM_DIR = REPO_ROOT / "terraform"
+MODULES_DIR = TERRAFORM_DIR / "modules"
+ENVS_DIR = TERRAFORM_DIR / "envs"
+
+TF_FILES = sorted(TERRAFORM_DIR.rglob("*.tf")) + sorted(TERRAFORM_DIR.rglob("*.tfvars"))
+MODULE_DIRS = sorted(path for path in MODULES_DIR.iterdir() if path.is_dir())
+REQUIRED_MODULES = {
+    "network",
+    "question_set_store",
+    "cache",
+    "queue",
+    "run_store",
+    "loader",
+    "reporter",
+    "signon",
+    "speedrun",
+    "api",
+    "web",
+    "secrets",
+    "ecr",
+    "ecs_cluster",
+}
+
+
+@pytest.mark.parametrize("path", TF_FILES, ids=lambda path: str(path.relative_to(TERRAFORM_DIR)))
+def test_parse_succeeds_for_terraform_file(path, parse_tf) -> None:
+    assert isinstance(parse_tf(path), dict)
+
+
+def test_terraform_files_exist() -> None:
+    assert len(TF_FILES) > 50
+
+
+@pytest.mark.skipif(shutil.which("terraform") is None, reason="no terraform binary on PATH")
+def test_fmt_check_passes_for_terraform_dir() -> None:
+    result = subprocess.run(
+        ["terraform", "fmt", "-check", "-recursive", "-diff", str(TERRAFORM_DIR)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, f"terraform fmt would change:\n{result.stdout}{result.stderr}"
+
+
+def test_modules_exist_for_every_component() -> None:
+    assert REQUIRED_MODULES <= {path.name for path in MODULE_DIRS}
+
+
+@pytest.mark.parametrize("module_dir", MODULE_DIRS, ids=lambda path: path.name)
+def test_module_has_standard_files(module_dir) -> None:
+    for name in ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"):
+        assert (module_dir / name).is_file(), f"{module_dir.name}/{name} is missing"
+
+
+@pytest.mark.parametrize("module_dir", MODULE_DIRS, ids=lambda path: path.name)
+def test_module_variables_are_typed_and_described(module_dir, parse_tf) -> None:
+    variables = parse_tf(module_dir / "variables.tf").get("variable", [])
+    for block in variables:
+        for name, body in block.items():
+            assert body.get("type"), f"{module_dir.name}: variable {name} has no type"
+            assert body.get("description"), f"{module_dir.name}: variable {name} has no description"
+
+
+@pytest.mark.parametrize("module_dir", MODULE_DIRS, ids=lambda path: path.name)
+def test_module_outputs_are_described(module_dir, parse_tf) -> None:
+    outputs = parse_tf(module_dir / "outputs.tf").get("output", [])
+    assert outputs, f"{module_dir.name} has no outputs"
+    for block in outputs:
+        for name, body in block.items():
+            assert body.get("description"), f"{module_dir.name}: output {name} has no description"
+
+
+@pytest.mark.parametrize("module_dir", MODULE_DIRS, ids=lambda path: path.name)
+def test_module_readme_lists_every_input_and_output(module_dir, parse_tf) -> None:
+    readme = (module_dir / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"`([A-Za-z0-9_*]+)`", readme))
+    # A row may group inputs by prefix, e.g. `efs_*`.
+    prefixes = tuple(name[:-1] for name in documented if name.endswith("*"))
+    names = [
+        name
+        for kind, filename in (("variable", "variables.tf"), ("output", "outputs.tf"))
+        for block in parse_tf(module_dir / filename).get(kind, [])
+        for name in block
+    ]
+    missing = [name for name in names if name not in documented and not name.startswith(prefixes)]
+    assert not missing, f"{module_dir.name}/README.md does not mention {missing}"
+
+
+def test_tfvars_and_backends_only_in_envs(parse_tf) -> None:
+    for path in MODULES_DIR.rglob("*"):
+        assert path.suffix != ".tfvars", f"{path} is outside envs/"
+        if path.suffix == ".tf":
+            terraform_blocks = parse_tf(path).get("terraform", [])
+            for block in terraform_blocks:
+                assert "backend" not in block, f"{path} declares a backend"
+    for env_dir in sorted(path for path in ENVS_DIR.iterdir() if path.is_dir()):
+        backends = [
+            block["backend"]
+            for block in parse_tf(env_dir / "versions.tf").get("terraform", [])
+            if "backend" in block
+        ]
+        assert backends, f"{env_dir.name} has no backend"
+        s3 = backends[0][0]["s3"]
+        assert s3.get("dynamodb_table"), f"{env_dir.name}: the S3 backend has no DynamoDB lock table"
+        assert s3.get("encrypt") is True, f"{env_dir.name}: the S3 backend does not encrypt"
+        assert env_dir.name in s3["key"], f"{env_dir.name}: state key {s3['key']} is not per env"

@@ -1,0 +1,414 @@
+"""The generator's side of the real system: sign-on, two speedrun instances, one Redis.
+
+Per N, one host-paced run and one self-paced run, each with all N participants:
+
+* **joins** — every participant signs on (``POST /signon/speedruns/{code}/participants``), then
+  opens its WebSocket to instance ``i % 2`` and says hello until ``welcome``. Sign-ons come first,
+  then the sockets (see :func:`join_all` for why).
+* **host-paced**, per question: the host (on instance 0) sends ``start``/``next`` and the time
+  until the last participant has the ``question`` is the broadcast; every participant then answers
+  at once and the rate of ``answer_accepted`` is the ingest; the host sends ``reveal`` and the time
+  the servers take to get the next ``leaderboard`` frame to all N is the leaderboard update. The
+  first question is the warm-up.
+* **cross-instance latency** — per question, when the first participant on the other instance had
+  the question, minus when the first one on the host's instance had it.
+* **self-paced** — every participant answers each question the moment it arrives; answers/s over
+  the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import orjson
+
+from tools.bench.common import CostSample, CpuMeter, Progress, cost_sample, open_many
+from tools.bench.system import cpu_seconds, rss_bytes
+from tools.bench.wsclient import Conn, Fleet, client_frame, connect, question_index
+
+WS_PATH = "/speedrun"
+
+
+@dataclass
+class StackInfo:
+    """Where the real stack answers (written by :mod:`tools.bench.stackhost`)."""
+
+    signon: str
+    loader: str
+    instances: list[str]
+    redis: str
+    aws: str
+    instance_pids: list[int]
+    signon_pid: int | None
+    pids: dict[str, int]
+    aws_env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StackInfo:
+        """Read the stack host's info file."""
+        return cls(
+            signon=data["signon"],
+            loader=data["loader"],
+            instances=list(data["instances"]),
+            redis=data["redis"],
+            aws=data["aws"],
+            instance_pids=list(data["instance_pids"]),
+            signon_pid=data.get("signon_pid"),
+            pids=dict(data["pids"]),
+            aws_env=dict(data.get("aws_env", {})),
+        )
+
+    def instance_addr(self, index: int) -> tuple[str, int]:
+        """Host and port of speedrun instance ``index``."""
+        parts = urlsplit(self.instances[index % len(self.instances)])
+        return parts.hostname or "127.0.0.1", parts.port or 80
+
+    def servers_cpu(self) -> float:
+        """CPU seconds used so far by the speedrun instances and Redis."""
+        pids = [*self.instance_pids, self.pids.get("redis", 0)]
+        return sum(cpu_seconds(p) for p in pids if p)
+
+
+@dataclass
+class Frames:
+    """Average sizes of the real frames seen, for the baselines to imitate."""
+
+    sizes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class RealFigures:
+    """Repetitions of every real figure at one N."""
+
+    n: int
+    joined: int = 0
+    join_rate: float = 0.0
+    join_failures: int = 0
+    join_errors: list[str] = field(default_factory=list)
+    signon_rate: float = 0.0
+    ws_rate: float = 0.0
+    memory_kb_per_participant: float = 0.0
+    broadcast_ms: list[float] = field(default_factory=list)
+    ingest_rate: list[float] = field(default_factory=list)
+    leaderboard_ms: list[float] = field(default_factory=list)
+    cross_ms: list[float] = field(default_factory=list)
+    cross_median_ms: list[float] = field(default_factory=list)
+    self_paced_rate: float = 0.0
+    self_paced_answers: int = 0
+    self_paced_windows: list[float] = field(default_factory=list)
+    costs: list[CostSample] = field(default_factory=list)
+    sizes: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+def bench_question_set(count: int) -> dict[str, Any]:
+    """A question set of ``count`` four-option questions, each allowing the longest time."""
+    return {
+        "title": f"Benchmark run of {count} questions",
+        "questions": [
+            {
+                "text": f"Question {i + 1}: which of these numbers is the largest prime below "
+                f"{40 + i}?",
+                "options": [f"{29 + i}", f"{31 + i}", f"{35 + i}", f"{37 + i}"],
+                "correct": [0],
+                "category": "maths",
+                "time_limit_s": 240,
+            }
+            for i in range(count)
+        ],
+    }
+
+
+async def upload_set(session: aiohttp.ClientSession, loader: str, count: int) -> str:
+    """Upload the bench question set through the loader; return its id."""
+    form = aiohttp.FormData()
+    body = orjson.dumps(bench_question_set(count))
+    form.add_field("file", body, filename="bench.json", content_type="application/json")
+    async with session.post(f"{loader}/question-set-upload", data=form) as resp:
+        data = await resp.json()
+        if resp.status >= 300:
+            raise RuntimeError(f"the loader refused the bench set: {resp.status} {data}")
+    return str(data["id"])
+
+
+async def create_run(
+    session: aiohttp.ClientSession, signon: str, set_id: str, mode: str, n: int
+) -> dict[str, Any]:
+    """Open a run for N participants; return sign-on's answer."""
+    body = {"question_set_id": set_id, "mode": mode, "time_limit_s": 240, "max_participants": n}
+    async with session.post(f"{signon}/signon/speedruns", json=body) as resp:
+        data = await resp.json()
+        if resp.status >= 300:
+            raise RuntimeError(f"sign-on refused the run: {resp.status} {data}")
+    return dict(data)
+
+
+def _hello(token: str) -> bytes:
+    return client_frame(orjson.dumps({"type": "hello", "token": token}))
+
+
+def _command(kind: str) -> bytes:
+    return client_frame(orjson.dumps({"type": kind}))
+
+
+def _answer(index: int) -> bytes:
+    return client_frame(
+        orjson.dumps({"type": "answer", "question_index": index, "selected": [0]})
+    )
+
+
+def _client_ip(index: int) -> str:
+    # One address per simulated player, as sign-on sees them behind the load balancer.
+    return f"10.{(index >> 16) & 255}.{(index >> 8) & 255}.{index & 255}"
+
+
+async def quiet(fleets: list[Fleet], idle_s: float = 0.05, limit_s: float = 10.0) -> None:
+    """Wait until no frame has arrived on any fleet for ``idle_s`` (at most ``limit_s``)."""
+    deadline = time.monotonic() + limit_s
+    last = sum(f.frames for f in fleets)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(idle_s)
+        now = sum(f.frames for f in fleets)
+        if now == last:
+            return
+        last = now
+
+
+@dataclass
+class Joined:
+    """A run with its host and participants connected."""
+
+    run: dict[str, Any]
+    host: Conn
+    host_fleet: Fleet
+    fleet: Fleet
+    conns: list[Conn]
+
+
+async def join_all(
+    info: StackInfo,
+    session: aiohttp.ClientSession,
+    run: dict[str, Any],
+    n: int,
+    figures: RealFigures | None,
+    progress: Progress,
+    concurrency: int,
+) -> Joined:
+    """Connect the host (instance 0), sign on N participants, then connect them.
+
+    Sign-ons first, sockets second: sign-on publishes ``participant_joined`` to every connected
+    socket of the run, so joining one by one costs the servers N²/2 frames (50 million at 10,000);
+    that is measured separately at small N (``joins_interleaved``), not here.
+    """
+    host_fleet = Fleet()
+    host_addr = info.instance_addr(0)
+    host = await connect(host_fleet, *host_addr, WS_PATH)
+    await asyncio.wait_for(host.request_reply(_hello(run["host_token"]), "welcome"), 30)
+    code = run["join_code"]
+    tokens: list[tuple[int, str]] = []
+    errors: list[str] = []
+
+    async def sign_on(index: int) -> None:
+        headers = {"X-Forwarded-For": _client_ip(index)}
+        body = {"nickname": f"p{index}"}
+        url = f"{info.signon}/signon/speedruns/{code}/participants"
+        try:
+            async with session.post(url, json=body, headers=headers) as resp:
+                data = await resp.json()
+                if resp.status != 201:
+                    errors.append(f"sign-on {resp.status}: {data}")
+                    return
+                tokens.append((index, data["participant_token"]))
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            errors.append(f"sign-on: {type(exc).__name__}: {exc}")
+
+    progress.step(f"real N={n:,}: sign-on of {n:,} participants")
+    started = time.perf_counter()
+    next_index = 0
+
+    async def sign_on_worker() -> None:
+        nonlocal next_index
+        while next_index < n:
+            index = next_index
+            next_index += 1
+            await sign_on(index)
+            progress.tick("sign-ons", len(tokens) + len(errors), n)
+
+    await asyncio.gather(*(sign_on_worker() for _ in range(min(concurrency, n))))
+    signon_s = time.perf_counter() - started
+    tokens.sort()
+
+    fleet = Fleet()
+    rss_before = [rss_bytes(p) for p in info.instance_pids]
+
+    async def open_one(slot: int) -> Conn:
+        index, token = tokens[slot]
+        group = index % len(info.instances)
+        conn = await connect(fleet, *info.instance_addr(group), WS_PATH, group=group, index=index)
+        try:
+            await asyncio.wait_for(conn.request_reply(_hello(token), "welcome"), 30)
+        except TimeoutError:
+            if conn.transport is not None:
+                conn.transport.abort()
+            raise
+        return conn
+
+    progress.step(f"real N={n:,}: WebSocket + hello of {len(tokens):,} participants")
+    opened = await open_many(len(tokens), open_one, concurrency, progress, "sockets")
+    await quiet([fleet, host_fleet])
+    if figures is not None:
+        rss_after = [rss_bytes(p) for p in info.instance_pids]
+        live = max(len(opened.conns), 1)
+        figures.memory_kb_per_participant = (sum(rss_after) - sum(rss_before)) / 1024 / live
+        figures.joined = len(opened.conns)
+        figures.join_failures = len(errors) + opened.failures
+        figures.join_errors = (errors + opened.errors)[:5]
+        figures.signon_rate = len(tokens) / signon_s if signon_s else 0.0
+        figures.ws_rate = opened.rate
+        total = signon_s + opened.seconds
+        figures.join_rate = len(opened.conns) / total if total else 0.0
+        figures.sizes["welcome"] = fleet.average_size("welcome")
+    conns = sorted(opened.conns, key=lambda c: c.index)
+    fleet.conns = conns
+    return Joined(run, host, host_fleet, fleet, conns)
+
+
+def _span_union(intervals: list[tuple[float, float]]) -> float:
+    total = 0.0
+    end = float("-inf")
+    for lo, hi in sorted(intervals):
+        if hi <= end:
+            continue
+        total += hi - max(lo, end)
+        end = hi
+    return total
+
+
+async def host_paced(
+    info: StackInfo,
+    joined: Joined,
+    figures: RealFigures,
+    reps: int,
+    warmup: int,
+    progress: Progress,
+    first_question: int = 0,
+) -> None:
+    """Play ``warmup + reps`` questions, measuring broadcast, ingest and leaderboard each time.
+
+    The first question played is ``first_question`` (0: the run is started by this call).
+    """
+    fleet, host, n = joined.fleet, joined.host, len(joined.conns)
+    groups = len(info.instances)
+    timeout = 60.0 + n / 50
+    meter = CpuMeter(info.servers_cpu)
+    frames_before = 0
+    for rep in range(warmup + reps):
+        measured = rep >= warmup
+        q = first_question + rep
+        if rep == warmup:
+            meter = CpuMeter(info.servers_cpu)
+            frames_before = fleet.lifetime_frames + joined.host_fleet.lifetime_frames
+        progress.tick("host-paced questions", rep + 1, warmup + reps)
+        # Broadcast: start (question 0) or next.
+        fleet.reset()
+        arrived = fleet.expect("question", n)
+        sent = time.perf_counter()
+        host.send(_command("start" if q == 0 else "next"))
+        last = await asyncio.wait_for(arrived, timeout)
+        firsts = [fleet.group_first.get((b"question", g)) for g in range(groups)]
+        if measured:
+            figures.broadcast_ms.append((last - sent) * 1000)
+            if groups > 1 and None not in firsts:
+                figures.cross_ms.append((firsts[1] - firsts[0]) * 1000)  # type: ignore[operator]
+        figures.sizes["question"] = fleet.average_size("question")
+        await quiet([fleet, joined.host_fleet])
+        # Ingest: everyone answers at once.
+        fleet.reset()
+        acked = fleet.expect("answer_accepted", n)
+        sent = time.perf_counter()
+        fleet.write_all(_answer(q))
+        last = await asyncio.wait_for(acked, timeout)
+        if measured:
+            figures.ingest_rate.append(n / (last - sent))
+        figures.sizes["answer_accepted"] = fleet.average_size("answer_accepted")
+        await quiet([fleet, joined.host_fleet])
+        # Reveal, then the coalesced leaderboard update reaches everyone.
+        fleet.reset()
+        boards = fleet.expect("leaderboard", n)
+        host.send(_command("reveal"))
+        await asyncio.wait_for(boards, timeout)
+        spans = [
+            (fleet.group_first[(b"leaderboard", g)], fleet.group_last[(b"leaderboard", g)])
+            for g in range(groups)
+            if (b"leaderboard", g) in fleet.group_first
+        ]
+        if measured:
+            figures.leaderboard_ms.append(_span_union(spans) * 1000)
+        figures.sizes["leaderboard"] = fleet.average_size("leaderboard")
+        await quiet([fleet, joined.host_fleet], idle_s=0.1)
+    frames = fleet.lifetime_frames + joined.host_fleet.lifetime_frames - frames_before
+    figures.costs.append(cost_sample(fleet, meter, frames))
+
+
+async def self_paced(
+    info: StackInfo,
+    joined: Joined,
+    figures: RealFigures,
+    questions: int,
+    progress: Progress,
+) -> None:
+    """Everyone answers each question the moment it arrives; measure answers/s over the run."""
+    fleet, host, n = joined.fleet, joined.host, len(joined.conns)
+    answers = [_answer(i) for i in range(questions)]
+    stamps: list[float] = []
+
+    def on_frame(conn: Conn, ftype: bytes, data: bytes, start: int, end: int) -> None:
+        if ftype == b"question":
+            index = question_index(data, start, end)
+            if 0 <= index < len(answers) and conn.transport is not None:
+                conn.transport.write(answers[index])
+        elif ftype == b"answer_result":
+            stamps.append(time.perf_counter())
+
+    total = n * questions
+    fleet.reset()
+    fleet.hook = on_frame
+    done = fleet.expect("answer_result", total)
+    started = time.perf_counter()
+    host.send(_command("start"))
+    deadline = 120.0 + total / 500
+    while not done.done():
+        await asyncio.wait([done], timeout=1.0)
+        progress.tick("self-paced answers", len(stamps), total)
+        if time.perf_counter() - started > deadline:
+            figures.errors.append(f"self-paced: {len(stamps)}/{total} answers after {deadline}s")
+            break
+    fleet.hook = None
+    if stamps:
+        elapsed = stamps[-1] - started
+        figures.self_paced_answers = len(stamps)
+        figures.self_paced_rate = len(stamps) / elapsed if elapsed > 0 else 0.0
+        figures.self_paced_windows = _window_rates(stamps, started, 0.5)
+
+
+def _window_rates(stamps: list[float], started: float, width: float) -> list[float]:
+    if not stamps:
+        return []
+    buckets: dict[int, int] = {}
+    for stamp in stamps:
+        slot = int((stamp - started) / width)
+        buckets[slot] = buckets.get(slot, 0) + 1
+    last = max(buckets)
+    # Drop the ramp (first window) and the tail (last window).
+    return [buckets.get(s, 0) / width for s in range(1, last)]
+
+
+def close(joined: Joined) -> None:
+    """Drop every connection of a run."""
+    joined.fleet.close_all()
+    joined.host_fleet.close_all()
