@@ -36,6 +36,10 @@ SERVICES = {
     "reporter": ("speedrun_reporter.config", "reporter", "lambda"),
 }
 
+# Set by Terraform although the service's Settings does not read it (yet): the issue mounts the
+# question sets into the speedrun tasks, but speedrun_run gets a run's questions from Redis today.
+SET_BUT_UNREAD = {"speedrun": {"QUESTION_SET_DIR"}}
+
 # Routes served to the load balancer only, never to players.
 INTERNAL_PATHS = {"/healthz"}
 
@@ -87,6 +91,7 @@ def test_terraform_variables_are_declared_by_settings(
         configured |= set(modules[module_name].locals_["secrets"])
     # Read by boto3 / Powertools rather than Settings.
     ignored = {"AWS_REGION"} | {name for name in configured if name.startswith("POWERTOOLS_")}
+    ignored |= SET_BUT_UNREAD.get(service, set())
     unknown = configured - ignored - _declared_variables(settings_class)
     assert not unknown, f"{service}: Terraform sets {sorted(unknown)}, Settings does not read them"
 
@@ -331,3 +336,50 @@ def test_event_source_mapping_reports_batch_item_failures(
     scope = environments[environment].module_scope(modules["reporter"])
     assert 1 <= scope.evaluate(mapping["batch_size"]) <= 10
     assert scope.evaluate(mapping["maximum_batching_window_in_seconds"]) > 0
+
+
+# ------------------------------------------------------------------ ECS services and load balancers
+
+
+@pytest.mark.parametrize("service", ["signon", "speedrun"])
+def test_ecs_container_stops_gracefully_with_read_only_root(
+    service: str, modules: dict[str, Any]
+) -> None:
+    task = modules[service].resource("aws_ecs_task_definition")
+    container = task["container_definitions"]
+    assert re.search(r"stopTimeout\s*=\s*30\b", container), "stopTimeout must be 30"
+    assert re.search(r"readonlyRootFilesystem\s*=\s*true\b", container)
+    assert re.search(r'containerPath\s*=\s*"/tmp"', container), "a read-only root needs a /tmp volume"
+    efs = [v for v in task["volume"] if "efs_volume_configuration" in v]
+    assert efs and efs[0]["efs_volume_configuration"][0]["transit_encryption"] == "ENABLED"
+    service_block = modules[service].resource("aws_ecs_service")
+    assert service_block["network_configuration"][0]["assign_public_ip"] is False
+
+
+@pytest.mark.parametrize("service", ["signon", "speedrun"])
+def test_target_group_checks_healthz_and_drains(service: str, modules: dict[str, Any]) -> None:
+    target_group = modules[service].resource("aws_lb_target_group")
+    assert target_group["health_check"][0]["path"] == "/healthz"
+    assert target_group["port"] == 8000
+    assert 20 <= target_group["deregistration_delay"] <= 60, "WebSockets need time to drain"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_public_alb_idles_long_enough_for_websockets(
+    environment: str, modules: dict[str, Any], environments: dict[str, Any]
+) -> None:
+    scope = environments[environment].module_scope(modules["load_balancer"], "public_alb")
+    assert scope.evaluate(modules["load_balancer"].resource("aws_lb")["idle_timeout"]) >= 60
+    assert scope.lookup("var", "allow_cloudfront_only") is True
+
+
+def test_speedrun_scales_on_cpu_and_connections(modules: dict[str, Any]) -> None:
+    policies = modules["speedrun"].resources("aws_appautoscaling_policy")
+    assert set(policies) == {"cpu", "connections"}
+    metrics = policies["connections"]["target_tracking_scaling_policy_configuration"][0][
+        "customized_metric_specification"
+    ][0]["metrics"]
+    names = {
+        m["metric_stat"][0]["metric"][0]["metric_name"] for m in metrics if "metric_stat" in m
+    }
+    assert "ActiveConnectionCount" in names

@@ -118,3 +118,60 @@ def test_tfvars_and_backends_only_in_envs(parse_tf) -> None:
         assert s3.get("dynamodb_table"), f"{env_dir.name}: the S3 backend has no DynamoDB lock table"
         assert s3.get("encrypt") is True, f"{env_dir.name}: the S3 backend does not encrypt"
         assert env_dir.name in s3["key"], f"{env_dir.name}: state key {s3['key']} is not per env"
+
+
+def _top_level_blocks(text: str):
+    """Yield (line number, header, body lines) of every resource/data/module block."""
+    lines = text.splitlines()
+    index = 0
+    while index < len(lines):
+        if re.match(r"^(resource|data|module)\s", lines[index]):
+            start = index
+            depth = lines[index].count("{") - lines[index].count("}")
+            index += 1
+            body = []
+            while depth > 0 and index < len(lines):
+                body.append(lines[index])
+                depth += lines[index].count("{") - lines[index].count("}")
+                index += 1
+            yield start + 1, lines[start].strip(), body
+        else:
+            index += 1
+
+
+def _argument_names(body: list[str]) -> list[str]:
+    """Names of the block's own arguments and nested blocks, in order (not those of sub-blocks)."""
+    depth = 0
+    names = []
+    for line in body:
+        stripped = line.strip()
+        if depth == 0 and stripped and not stripped.startswith("#"):
+            match = re.match(r"^([A-Za-z_][A-Za-z0-9_]*)\s*(=|\{|\")", stripped)
+            if match:
+                names.append(match.group(1))
+        for opening, closing in ("{}", "[]", "()"):
+            depth += line.count(opening) - line.count(closing)
+    return names
+
+
+@pytest.mark.parametrize("path", sorted(TERRAFORM_DIR.rglob("*.tf")), ids=lambda p: str(p.relative_to(TERRAFORM_DIR)))
+def test_block_layout_puts_count_first_and_tags_last(path) -> None:
+    problems = []
+    for line, header, body in _top_level_blocks(path.read_text(encoding="utf-8")):
+        names = _argument_names(body)
+        leading = [name for name in names if name not in ("provider", "source")]
+        for meta in ("count", "for_each"):
+            if meta in names and leading[0] != meta:
+                problems.append(f"{line} {header}: {meta} is not the first argument")
+        if "tags" in names:
+            after = names[names.index("tags") + 1 :]
+            if any(name not in ("depends_on", "lifecycle") for name in after):
+                problems.append(f"{line} {header}: tags is followed by {after}")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("filename", ["main.tf", "variables.tf", "outputs.tf"])
+def test_environments_share_one_composition(filename: str) -> None:
+    # dev and prod differ only in terraform.tfvars and their state key (versions.tf).
+    texts = {path.name: (path / filename).read_text(encoding="utf-8") for path in ENVS_DIR.iterdir()}
+    assert len(set(texts.values())) == 1, f"{filename} differs between {sorted(texts)}"

@@ -50,7 +50,9 @@ def chromium_path() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found:
         return found
-    raise RuntimeError("no chromium found: install it (apt-get install chromium) or set CHROMIUM_PATH")
+    raise RuntimeError(
+        "no chromium found: install it (apt-get install chromium) or set CHROMIUM_PATH"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -126,11 +128,24 @@ class Web:
         """Save a full-page screenshot as test-artifacts/web/<test>-<n>-<name>.png."""
         self.shots += 1
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=ARTIFACTS / f"{self.test_name}-{self.shots:02d}-{name}.png", full_page=True)
+        page.screenshot(
+            path=ARTIFACTS / f"{self.test_name}-{self.shots:02d}-{name}.png", full_page=True
+        )
 
     def close(self) -> None:
         for context in self.contexts:
             context.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    report = yield
+    if report.when == "call":
+        item.stash[FAILED_KEY] = report.failed
+    return report
+
+
+FAILED_KEY = pytest.StashKey[bool]()
 
 
 @pytest.fixture
@@ -138,6 +153,11 @@ def web(base_url: str, browser: Browser, request: pytest.FixtureRequest) -> Iter
     name = re.sub(r"^test_", "", request.node.name)
     helper = Web(base_url, browser, name)
     yield helper
+    if request.node.stash.get(FAILED_KEY, False):
+        # Every open page as it was when the test failed, to see why.
+        for number, context in enumerate(helper.contexts):
+            for page in context.pages:
+                helper.shot(page, f"FAILED-page{number}")
     helper.close()
     assert helper.dialogs == [], f"a dialog fired (markup ran as code?): {helper.dialogs}"
     assert helper.page_errors == [], f"JavaScript errors: {helper.page_errors}"
@@ -198,14 +218,16 @@ def answer():
     by_text = {q["text"]: (i, q) for i, q in enumerate(questions)}
 
     def choose(page: Page, *, correct: bool = True) -> int:
-        text = page.locator("#q-text")
-        expect(text).not_to_be_empty()
-        index, question = by_text[text.inner_text()]
-        wanted = question["correct"] if correct else [
-            i for i in range(len(question["options"])) if i not in question["correct"]
-        ][:1]
+        # Enabled answer buttons mean a question is open and drawn (its text with it); answered
+        # or closed questions keep theirs disabled, so a stale question is never read.
         buttons = page.locator("#answers button.answer")
         expect(buttons.first).to_be_enabled()
+        index, question = by_text[page.locator("#q-text").inner_text()]
+        wanted = (
+            question["correct"]
+            if correct
+            else [i for i in range(len(question["options"])) if i not in question["correct"]][:1]
+        )
         for option in wanted:
             buttons.nth(option).click()
         if len(question["correct"]) > 1:

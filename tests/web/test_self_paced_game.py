@@ -75,9 +75,7 @@ def test_play_whole_game_when_three_players_and_one_reloads(
     for page in (alice, bob, mallory):
         expect(page.get_by_role("heading", name="Final results")).to_be_visible()
     expect(alice.locator("#final-me")).to_have_text(re.compile(r"^You placed 1st"))
-    expect(mallory.locator("#final-board .nick", has_text=XSS_NICKNAME)).to_have_text(
-        XSS_NICKNAME
-    )
+    expect(mallory.locator("#final-board .nick", has_text=XSS_NICKNAME)).to_have_text(XSS_NICKNAME)
     web.shot(bob, "player-final")
 
     expect(host.get_by_role("heading", name="Results")).to_be_visible()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
+from collections.abc import AsyncIterator
 
 import orjson
 import redis.asyncio as aioredis
@@ -100,7 +100,7 @@ async def _handle(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-async def _redis_ctx(app: web.Application) -> object:
+async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     # A blocking pool: at most 64 connections, and a command waits for a free one (the default
     # pool of redis-py raises once 100 are busy, which 10,000 concurrent answers would hit).
     pool = aioredis.BlockingConnectionPool.from_url(
@@ -161,4 +161,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -32,6 +32,7 @@ class BareFigures:
     connect_failures: int = 0
     broadcast_ms: list[float] = field(default_factory=list)
     leaderboard_ms: list[float] = field(default_factory=list)
+    leaderboard_spread_ms: list[float] = field(default_factory=list)
     ingest_await_rate: list[float] = field(default_factory=list)
     ingest_pipe_rate: list[float] = field(default_factory=list)
     memory_kb_per_conn: float = 0.0
@@ -44,15 +45,17 @@ def _frame(obj: dict[str, object]) -> bytes:
 
 async def _broadcast(
     ctl: Conn, fleet: Fleet, n: int, size: int, as_type: str, timeout: float
-) -> float:
+) -> tuple[float, float]:
+    """Return (ms from the trigger to the last arrival, ms from the first to the last)."""
     fleet.reset()
     arrived = fleet.expect(as_type, n)
-    sent = ctl.request_reply(_frame({"type": "bcast", "size": size, "as": as_type}), "sent")
     started = time.perf_counter()
+    sent = ctl.request_reply(_frame({"type": "bcast", "size": size, "as": as_type}), "sent")
     async with asyncio.timeout(timeout):
         last = await arrived
         await sent
-    return (last - started) * 1000.0
+    first = fleet.first[as_type.encode()]
+    return (last - started) * 1000.0, (last - first) * 1000.0
 
 
 async def _ingest(fleet: Fleet, n: int, kind: str, question: int, timeout: float) -> float:
@@ -123,16 +126,17 @@ async def run_bare(
         if rep == warmup:
             meter = CpuMeter(lambda: cpu_seconds(server_pid))
             frames_before = fleet.lifetime_frames
-        ms = await _broadcast(ctl, fleet, live, sizes.question, "question", timeout)
+        ms, _ = await _broadcast(ctl, fleet, live, sizes.question, "question", timeout)
         if rep >= warmup:
             figures.broadcast_ms.append(ms)
     figures.costs.append(cost_sample(fleet, meter, fleet.lifetime_frames - frames_before))
 
     progress.step(f"bare N={n:,}: leaderboard-size broadcast {sizes.leaderboard} B")
     for rep in range(warmup + reps):
-        ms = await _broadcast(ctl, fleet, live, sizes.leaderboard, "leaderboard", timeout)
+        ms, spread = await _broadcast(ctl, fleet, live, sizes.leaderboard, "leaderboard", timeout)
         if rep >= warmup:
             figures.leaderboard_ms.append(ms)
+            figures.leaderboard_spread_ms.append(spread)
 
     progress.step(f"bare N={n:,}: ingest, one awaited Redis command per answer")
     for rep in range(warmup + reps):

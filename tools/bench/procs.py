@@ -48,9 +48,7 @@ class Child:
         # Output goes to a file, never a pipe nobody reads (a full pipe would stall the server).
         self.log = Path(tempfile.mkstemp(prefix=f"bench-{name}-", suffix=".log")[1])
         with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(  # noqa: S603 - our own commands
-                argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT
-            )
+            self.proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
         try:
             wait_port(port, 30, self.proc)
         except RuntimeError as exc:
@@ -91,16 +89,30 @@ def start_redis() -> tuple[Child, str]:
         raise RuntimeError("redis-server not found (apt-get install redis-server)")
     port = free_port()
     folder = tempfile.mkdtemp(prefix="bench-redis-")
-    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-            "no", "--dir", folder, "--maxclients", "20000", "--protected-mode", "no"]
+    argv = [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        folder,
+        "--maxclients",
+        "20000",
+        "--protected-mode",
+        "no",
+    ]
     return Child("redis", argv, port), f"redis://127.0.0.1:{port}/0"
 
 
 def start_bare(redis_url: str, uvloop: bool = True) -> Child:
     """Start the bare baseline server (:mod:`tools.bench.bare`) on a free port."""
     port = free_port()
-    argv = [sys.executable, "-m", "tools.bench.bare", "--port", str(port), "--redis-url",
-            redis_url]
+    argv = [sys.executable, "-m", "tools.bench.bare", "--port", str(port), "--redis-url", redis_url]
     if not uvloop:
         argv.append("--no-uvloop")
     return Child("bare", argv, port)

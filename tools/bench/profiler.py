@@ -61,7 +61,7 @@ def start(
         if cores:
             os.sched_setaffinity(0, cores)
 
-    proc = subprocess.Popen(  # noqa: S603 - our own binary and arguments
+    proc = subprocess.Popen(
         argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_pin
     )
     return Recording(pid, output, proc)

@@ -137,10 +137,16 @@ async def upload_set(session: aiohttp.ClientSession, loader: str, count: int) ->
 
 
 async def create_run(
-    session: aiohttp.ClientSession, signon: str, set_id: str, mode: str, n: int
+    session: aiohttp.ClientSession, signon: str, set_id: str, mode: str, n: int, questions: int
 ) -> dict[str, Any]:
-    """Open a run for N participants; return sign-on's answer."""
-    body = {"question_set_id": set_id, "mode": mode, "time_limit_s": 240, "max_participants": n}
+    """Open a run of the set's first ``questions`` for N participants; return sign-on's answer."""
+    body = {
+        "question_set_id": set_id,
+        "mode": mode,
+        "time_limit_s": 240,
+        "max_participants": n,
+        "question_indexes": list(range(questions)),
+    }
     async with session.post(f"{signon}/signon/speedruns", json=body) as resp:
         data = await resp.json()
         if resp.status >= 300:
@@ -157,9 +163,7 @@ def _command(kind: str) -> bytes:
 
 
 def _answer(index: int) -> bytes:
-    return client_frame(
-        orjson.dumps({"type": "answer", "question_index": index, "selected": [0]})
-    )
+    return client_frame(orjson.dumps({"type": "answer", "question_index": index, "selected": [0]}))
 
 
 def _client_ip(index: int) -> str:
@@ -278,6 +282,21 @@ async def join_all(
     return Joined(run, host, host_fleet, fleet, conns)
 
 
+async def _await(
+    future: asyncio.Future[float], timeout: float, what: str, fleet: Fleet, host: Fleet
+) -> float:
+    """Wait for a phase's last frame; on timeout say what did arrive."""
+    try:
+        return await asyncio.wait_for(future, timeout)
+    except TimeoutError:
+        seen = {k.decode(): v for k, v in fleet.counts.items()}
+        host_seen = {k.decode(): v for k, v in host.counts.items()}
+        raise RuntimeError(
+            f"{what}: timed out after {timeout:.0f}s; participants got {seen}, host got "
+            f"{host_seen}, {fleet.closed} sockets closed"
+        ) from None
+
+
 def _span_union(intervals: list[tuple[float, float]]) -> float:
     total = 0.0
     end = float("-inf")
@@ -303,6 +322,7 @@ async def host_paced(
     The first question played is ``first_question`` (0: the run is started by this call).
     """
     fleet, host, n = joined.fleet, joined.host, len(joined.conns)
+    joined.host_fleet.reset()
     groups = len(info.instances)
     timeout = 60.0 + n / 50
     meter = CpuMeter(info.servers_cpu)
@@ -316,10 +336,11 @@ async def host_paced(
         progress.tick("host-paced questions", rep + 1, warmup + reps)
         # Broadcast: start (question 0) or next.
         fleet.reset()
+        joined.host_fleet.reset()
         arrived = fleet.expect("question", n)
         sent = time.perf_counter()
         host.send(_command("start" if q == 0 else "next"))
-        last = await asyncio.wait_for(arrived, timeout)
+        last = await _await(arrived, timeout, f"question {q}", fleet, joined.host_fleet)
         firsts = [fleet.group_first.get((b"question", g)) for g in range(groups)]
         if measured:
             figures.broadcast_ms.append((last - sent) * 1000)
@@ -332,7 +353,7 @@ async def host_paced(
         acked = fleet.expect("answer_accepted", n)
         sent = time.perf_counter()
         fleet.write_all(_answer(q))
-        last = await asyncio.wait_for(acked, timeout)
+        last = await _await(acked, timeout, f"answers to {q}", fleet, joined.host_fleet)
         if measured:
             figures.ingest_rate.append(n / (last - sent))
         figures.sizes["answer_accepted"] = fleet.average_size("answer_accepted")
@@ -341,7 +362,7 @@ async def host_paced(
         fleet.reset()
         boards = fleet.expect("leaderboard", n)
         host.send(_command("reveal"))
-        await asyncio.wait_for(boards, timeout)
+        await _await(boards, timeout, f"leaderboard after {q}", fleet, joined.host_fleet)
         spans = [
             (fleet.group_first[(b"leaderboard", g)], fleet.group_last[(b"leaderboard", g)])
             for g in range(groups)

@@ -17,7 +17,6 @@ from speedrun_protocol.frames import (
     encode_frame,
 )
 from speedrun_protocol.ids import new_participant_id
-
 from tools.bench.bare_suite import FrameSizes
 from tools.bench.real_suite import bench_question_set
 

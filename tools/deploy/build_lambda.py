@@ -177,9 +177,12 @@ def build(name: str, out_dir: Path, uv: str) -> Path:
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and build the requested zips."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", choices=[*sorted(LAMBDAS), []], help="functions (default: all)")
+    parser.add_argument("names", nargs="*", help=f"functions among {sorted(LAMBDAS)} (default: all)")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "lambda", help="output folder")
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.names) - set(LAMBDAS))
+    if unknown:
+        parser.error(f"unknown function(s) {unknown}; choose from {sorted(LAMBDAS)}")
     try:
         uv = find_uv()
         for name in args.names or sorted(LAMBDAS):

@@ -69,10 +69,11 @@ def test_list_and_read_after_upload(client: TestClient, upload: Callable[..., An
 
 
 def test_read_unknown_or_malformed_id_answers_404(client: TestClient) -> None:
-    for question_set_id in ("qs_" + "a" * 26, "..%2F..%2Fetc%2Fpasswd", "qs_x"):
+    for question_set_id in ("qs_" + "a" * 26, "qs_x", "qs_%2E%2E", "%2E%2E"):
         assert_error(
             client.get(f"/question-sets/{question_set_id}"), 404, "question_set_not_found"
         )
+    assert client.get("/question-sets/..%2F..%2Fetc%2Fpasswd").status_code == 404
 
 
 def test_upload_invalid_content_answers_422_with_every_location(

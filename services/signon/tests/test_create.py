@@ -81,9 +81,7 @@ async def test_create_keeps_its_copy_when_the_set_changes(
 ) -> None:
     run = await signon.open_run()
     changed = signon.question_set.model_copy(update={"title": "Changed", "questions": []})
-    (question_set_dir / f"{signon.question_set.id}.json").write_text(
-        changed.model_dump_json()
-    )
+    (question_set_dir / f"{signon.question_set.id}.json").write_text(changed.model_dump_json())
 
     stored = json.loads(await redis.get(RunKeys(str(run["speedrun_id"])).questions))
     assert len(stored) == 4

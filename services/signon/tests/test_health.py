@@ -43,7 +43,7 @@ def test_settings_without_secret_fail(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
     monkeypatch.delenv("TOKEN_SECRET", raising=False)
 
-    with pytest.raises(ValueError, match="token_secret|TOKEN_SECRET"):
+    with pytest.raises(ValueError, match=r"token_secret|TOKEN_SECRET"):
         Settings()
 
 

@@ -40,7 +40,7 @@ async def test_join_writes_records_with_ttl(signon, redis: Redis) -> None:
     run = await signon.open_run()
     keys = RunKeys(str(run["speedrun_id"]))
 
-    body = (await signon.join(run["join_code"], "Ａｄａ")).json()  # fullwidth: NFKC gives "Ada"
+    body = (await signon.join(run["join_code"], "\uff21\uff44\uff41")).json()  # fullwidth "Ada"
 
     pid = body["participant_id"]
     record = ParticipantRecord.model_validate_json(await redis.hget(keys.participants, pid))

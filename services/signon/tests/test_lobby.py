@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import re
 import xml.etree.ElementTree as ET
 
+import segno
 from redis.asyncio import Redis
 
 from speedrun_protocol.state import RunKeys
@@ -67,13 +70,26 @@ async def test_lobby_malformed_code_is_422(client) -> None:
 async def test_qr_code_is_an_svg_of_the_join_url(signon) -> None:
     run = await signon.open_run()
 
-    response = await signon.http.get(f"/signon/speedruns/{run['join_code']}/qr.svg")
+    code = str(run["join_code"])
+    response = await signon.http.get(f"/signon/speedruns/{code}/qr.svg")
 
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/svg+xml"
     root = ET.fromstring(response.text)
     assert root.tag.endswith("svg")
-    assert run["join_code"] in response.text  # in its <title>
+    assert path_of(response.text) == path_of(qr_svg(f"https://quiz.example/join?code={code}"))
+    assert path_of(response.text) != path_of(qr_svg("https://quiz.example/join?code=000000"))
+
+
+def qr_svg(url: str) -> str:
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, kind="svg", scale=8, border=2, xmldecl=False)
+    return buffer.getvalue().decode()
+
+
+def path_of(svg: str) -> str:
+    """The QR modules, drawn as one SVG path."""
+    return re.search(r' d="([^"]+)"', svg).group(1)  # type: ignore[union-attr]
 
 
 async def test_qr_code_of_unknown_code_is_404(signon) -> None:

@@ -20,7 +20,7 @@ from speedrun_signon.nicknames import (
     ("raw", "stored"),
     [
         ("  Ada  ", "Ada"),
-        ("Ａｄａ", "Ada"),  # fullwidth
+        ("\uff21\uff44\uff41", "Ada"),  # fullwidth
         ("ﬁona", "fiona"),  # ligature
         ("Zoë", "Zoë"),
         ("Zoe\u0308", "Zoë"),  # combining diaeresis composes

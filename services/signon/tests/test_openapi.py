@@ -33,9 +33,7 @@ def test_api_conforms_to_its_openapi_document(settings: Settings, question_set) 
         def check(case: schemathesis.Case) -> None:
             # Some rules (invisible characters, the block list, a code that is live) cannot be
             # said in JSON Schema, so schema-valid data may rightly get a 4xx.
-            case.call_and_validate(
-                excluded_checks=[schemathesis.checks.positive_data_acceptance]
-            )
+            case.call_and_validate(excluded_checks=[schemathesis.checks.positive_data_acceptance])
 
         check()
     schemathesis.python.asgi.shutdown_lifespans()

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
 
 from speedrun_signon.app import create_app
 from speedrun_signon.config import Settings
@@ -26,6 +27,19 @@ async def test_lookup_after_10_unknown_codes_is_429_with_retry_after(signon) -> 
     assert response.status_code == 429
     assert response.json()["error"]["code"] == "rate_limited"
     assert 0 < int(response.headers["retry-after"]) <= 60
+
+
+async def test_same_unknown_code_retried_counts_once(signon) -> None:
+    run = await signon.open_run()
+    typo = unknown_codes(str(run["join_code"]), 1)[0]
+
+    statuses = set()
+    for _ in range(15):
+        statuses.add((await signon.http.get(f"/signon/speedruns/{typo}")).status_code)
+        statuses.add((await signon.join(typo, "Ada")).status_code)
+
+    assert statuses == {404}
+    assert (await signon.join(run["join_code"], "Ada")).status_code == 201
 
 
 async def test_limited_address_cannot_join_a_real_code_either(signon) -> None:
@@ -76,8 +90,6 @@ async def test_joins_per_run_from_one_address_have_a_ceiling(
 ) -> None:
     app: FastAPI = create_app(settings.model_copy(update={"join_limit_per_run": 3}))
     async with app.router.lifespan_context(app):
-        from httpx import ASGITransport, AsyncClient
-
         transport = ASGITransport(app=app, client=("192.0.2.1", 1))
         async with AsyncClient(transport=transport, base_url="http://signon.test") as http:
             created = await http.post(
@@ -107,8 +119,6 @@ async def test_joins_per_run_from_one_address_have_a_ceiling(
 async def test_client_address_behind_trusted_proxies(
     settings: Settings, question_set, redis, hops: int, forwarded: str, expected_limited: str
 ) -> None:
-    from httpx import ASGITransport, AsyncClient
-
     app: FastAPI = create_app(settings.model_copy(update={"trusted_proxy_hops": hops}))
     async with app.router.lifespan_context(app):
         transport = ASGITransport(app=app, client=("127.0.0.1", 1))

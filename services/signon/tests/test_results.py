@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
 
+import httpx
 import openpyxl
 import pytest
 from redis.asyncio import Redis
@@ -15,6 +17,7 @@ from speedrun_protocol.archive import archive_items, build_archive
 from speedrun_protocol.names import LOCAL_ENVIRONMENT
 from speedrun_protocol.state import AnswerRecord, ParticipantRecord, RunConfig, RunKeys, RunQuestion
 from speedrun_protocol.tokens import issue_token
+from speedrun_signon.app import create_app
 
 SECRET = "a-test-secret-that-is-long-enough-0123456789"
 
@@ -22,9 +25,7 @@ SECRET = "a-test-secret-that-is-long-enough-0123456789"
 @pytest.fixture(autouse=True)
 def run_table(aws_env: str) -> str:
     """The run table on the test AWS endpoint (made before the app opens its client)."""
-    resources = ensure_local_resources(
-        aws_client("sqs"), aws_client("dynamodb"), LOCAL_ENVIRONMENT
-    )
+    resources = ensure_local_resources(aws_client("sqs"), aws_client("dynamodb"), LOCAL_ENVIRONMENT)
     return resources.table_name
 
 
@@ -140,7 +141,7 @@ async def test_results_from_archive_survive_redis_flush(signon, redis: Redis, ru
     keys = RunKeys(str(run["speedrun_id"]))
     archive = build_archive(
         RunConfig.model_validate_json(await redis.get(keys.config)),
-        [RunQuestion.model_validate(q) for q in __import__("json").loads(await redis.get(keys.questions))],
+        [RunQuestion.model_validate(q) for q in json.loads(await redis.get(keys.questions))],
         await redis.hgetall(keys.meta),
         [ParticipantRecord.model_validate_json(p) for p in await redis.hvals(keys.participants)],
         [AnswerRecord.model_validate_json(a) for a in await redis.hvals(keys.answers)],
@@ -265,3 +266,31 @@ async def test_results_export_by_participant_is_403(signon, redis) -> None:
             headers=bearer(ada["participant_token"]),
         )
         assert response.status_code == 403
+
+
+async def test_results_without_the_archive_table_fall_back_to_live(
+    settings, question_set, redis: Redis
+) -> None:
+    app = create_app(settings.model_copy(update={"run_table_name": "speedrun-missing-runs"}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://signon.test") as http:
+            run = (
+                await http.post(
+                    "/signon/speedruns",
+                    json={"question_set_id": question_set.id, "mode": "self-paced"},
+                )
+            ).json()
+            live = await http.get(
+                f"/signon/speedruns/{run['speedrun_id']}/results",
+                headers=bearer(run["host_token"]),
+            )
+            await redis.flushdb()
+            gone = await http.get(
+                f"/signon/speedruns/{run['speedrun_id']}/results",
+                headers=bearer(run["host_token"]),
+            )
+
+    assert (live.status_code, live.json()["source"]) == (200, "live")
+    assert gone.status_code == 503
+    assert gone.json()["error"]["code"] == "unavailable"

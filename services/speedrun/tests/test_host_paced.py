@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from speedrun_protocol.frames import (
     AnswerAcceptedFrame,
     AnswerFrame,
@@ -122,8 +124,9 @@ async def test_host_paced_deadline_closes_question_on_the_other_instance(
     await host.send(StartFrame())
     await ann.expect(QuestionFrame)
     # WHEN A stops before the deadline (its sockets get 1012)
-    await a.stop()
+    stopping = asyncio.create_task(a.stop())
     assert await host.closed() == 1012
+    await stopping
     # THEN B fires the deadline: answering closes with reason "deadline"
     closed = await ann.expect(QuestionClosedFrame, timeout=6)
     assert closed.reason == "deadline" and closed.question_index == 0

@@ -40,7 +40,6 @@ resource "aws_s3_bucket_versioning" "this" {
 }
 
 resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
-  #checkov:skip=CKV_AWS_145:ELB access logs and S3 server access logs can only be delivered to SSE-S3 buckets.
   bucket = aws_s3_bucket.this.id
 
   rule {

@@ -50,9 +50,9 @@ resource "aws_apigatewayv2_stage" "this" {
     })
   }
 
-  depends_on = [aws_apigatewayv2_route.loader, aws_apigatewayv2_route.signon]
-
   tags = var.tags
+
+  depends_on = [aws_apigatewayv2_route.loader, aws_apigatewayv2_route.signon]
 }
 
 resource "aws_cloudwatch_log_group" "access" {

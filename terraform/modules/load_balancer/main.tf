@@ -10,7 +10,7 @@ locals {
 }
 
 resource "aws_lb" "this" {
-  #checkov:skip=CKV2_AWS_28:The public ALB admits only CloudFront's origin-facing addresses carrying the secret origin header; the WAF web ACL sits on the CloudFront distribution in front of it.
+  #checkov:skip=CKV2_AWS_28:Neither ALB faces viewers: the public one admits only CloudFront's origin-facing prefix list and forwards only with the secret origin header, the internal one only the API Gateway VPC link; the WAF web ACL is on the CloudFront distribution in front of both.
   #checkov:skip=CKV2_AWS_76:See CKV2_AWS_28: the Log4j managed rule group is in the CloudFront web ACL.
   name                       = var.name
   internal                   = var.internal

@@ -55,13 +55,13 @@ resource "aws_lambda_function" "this" {
     mode = "Active"
   }
 
+  tags = var.tags
+
   depends_on = [
     aws_cloudwatch_log_group.this,
     aws_iam_role_policy.this,
     terraform_data.mount_targets_ready,
   ]
-
-  tags = var.tags
 }
 
 resource "aws_cloudwatch_log_group" "this" {

@@ -48,9 +48,9 @@ resource "aws_lambda_function" "this" {
     mode = "Active"
   }
 
-  depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy.this]
-
   tags = var.tags
+
+  depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy.this]
 }
 
 resource "aws_lambda_event_source_mapping" "this" {

@@ -123,14 +123,14 @@ resource "aws_ecs_service" "this" {
     container_port   = local.container_port
   }
 
+  tags = var.tags
+
   lifecycle {
     # Application Auto Scaling owns the task count.
     ignore_changes = [desired_count]
   }
 
   depends_on = [aws_lb_listener_rule.this, aws_iam_role_policy.task]
-
-  tags = var.tags
 }
 
 resource "aws_cloudwatch_log_group" "this" {

@@ -85,20 +85,22 @@ def read_run(redis: Redis, speedrun_id: str) -> RunState | None:
         questions = [RunQuestion.model_validate(q) for q in _json_list(raw_questions)]
     except ValidationError as exc:
         raise RunStateCorruptError(f"{keys.questions} is not a list of RunQuestion") from exc
-    participants = [
-        _parse(ParticipantRecord, raw, f"{keys.participants}[{pid}]")
-        for pid, raw in dict(redis.hscan_iter(keys.participants, count=SCAN_PAGE)).items()
-    ]
-    answers = [
-        _parse(AnswerRecord, raw, f"{keys.answers}[{field}]")
-        for field, raw in dict(redis.hscan_iter(keys.answers, count=SCAN_PAGE)).items()
-    ]
+    # HSCAN may return a field twice (if the hash is resized meanwhile): keyed by field, once.
+    # Records are parsed as the pages arrive, so the raw JSON of a whole run is never held.
+    participants = {
+        pid: _parse(ParticipantRecord, raw, f"{keys.participants}[{pid}]")
+        for pid, raw in redis.hscan_iter(keys.participants, count=SCAN_PAGE)
+    }
+    answers = {
+        field: _parse(AnswerRecord, raw, f"{keys.answers}[{field}]")
+        for field, raw in redis.hscan_iter(keys.answers, count=SCAN_PAGE)
+    }
     return RunState(
         config=_parse(RunConfig, raw_config, keys.config),
         questions=questions,
         meta=meta,
-        participants=participants,
-        answers=answers,
+        participants=list(participants.values()),
+        answers=list(answers.values()),
         scores=dict(scores),
     )
 

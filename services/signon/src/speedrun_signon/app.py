@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -20,14 +21,18 @@ from speedrun_signon.runs import RunStore
 
 def open_redis(settings: Settings) -> Redis:
     """Make the Redis client: a bounded pool, short timeouts, text responses."""
+    options: dict[str, Any] = {}
+    if settings.redis_auth_token:
+        options["password"] = settings.redis_auth_token
+    # A request waits up to 20 s for a free connection rather than failing at once in a burst.
     pool = BlockingConnectionPool.from_url(
         settings.redis_url,
-        password=settings.redis_auth_token,
         max_connections=settings.redis_max_connections,
-        timeout=10,
+        timeout=20,
         socket_timeout=5,
-        socket_connect_timeout=2,
+        socket_connect_timeout=5,
         decode_responses=True,
+        **options,
     )
     return Redis.from_pool(pool)
 

@@ -2,10 +2,11 @@
 
 Two limits, both documented in the README:
 
-* **failed look-ups**: a client address may name at most ``lookup_failure_limit`` unknown join
-  codes per ``lookup_failure_window_s``; past that every look-up from it is refused with 429 until
-  the window ends, so guessing a live code is slow. Only failures count: a classroom behind one
-  NAT address joining a real code is never slowed by its own successes.
+* **failed look-ups**: a client address may name at most ``lookup_failure_limit`` distinct unknown
+  join codes per ``lookup_failure_window_s``; past that every look-up from it is refused with 429
+  until the window ends, so guessing a live code is slow. Only failures count, and a mistyped
+  code counts once however often it is retried (the join page looks a code up before joining):
+  a classroom behind one NAT address is not locked out by a few typos or by its own successes.
 * **joins per run**: one address may add at most ``join_limit_per_run`` participants to one run per
   ``join_window_s`` (generous: a whole class shares an address), so a script cannot fill a run.
 """
@@ -16,46 +17,43 @@ from redis.asyncio import Redis
 
 from speedrun_signon.errors import RateLimited
 
-_HIT_LUA = """
+# Both windows start with their first entry; the EXPIRE is in the same script, so a key never
+# outlives its window.
+_COUNT_LUA = """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return count
 """
 
-_CHECK_LUA = """
-local count = tonumber(redis.call('GET', KEYS[1]) or '0')
-if count < tonumber(ARGV[1]) then return 0 end
-local ttl = redis.call('TTL', KEYS[1])
-if ttl < 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]); ttl = tonumber(ARGV[2]) end
-return ttl
+_ADD_LUA = """
+redis.call('SADD', KEYS[1], ARGV[2])
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return redis.call('SCARD', KEYS[1])
+"""
+
+_RETRY_AFTER_LUA = """
+local used = tonumber(redis.call(ARGV[3], KEYS[1]) or '0')
+if used < tonumber(ARGV[1]) then return 0 end
+return math.max(redis.call('TTL', KEYS[1]), 1)
 """
 
 
 def lookup_key(client: str) -> str:
-    """Return the counter key of one address's failed look-ups."""
+    """Return the key of one address's unknown codes (a set)."""
     return f"rl:lookup:{client}"
 
 
 def join_key(speedrun_id: str, client: str) -> str:
-    """Return the counter key of one address's joins to one run."""
+    """Return the key of one address's joins to one run (a counter)."""
     return f"rl:join:{{{speedrun_id}}}:{client}"
 
 
-class FixedWindow:
-    """At most ``limit`` hits per ``window_s`` seconds per key."""
-
-    def __init__(self, redis: Redis, limit: int, window_s: int) -> None:
-        """Create a limit.
-
-        Args:
-            redis: The client.
-            limit: Hits allowed per window.
-            window_s: The window's length.
-        """
+class _Window:
+    def __init__(self, redis: Redis, limit: int, window_s: int, size_command: str) -> None:
         self.limit = limit
         self.window_s = window_s
-        self._hit = redis.register_script(_HIT_LUA)
-        self._check = redis.register_script(_CHECK_LUA)
+        self._size_command = size_command
+        self._retry_after = redis.register_script(_RETRY_AFTER_LUA)
 
     async def check(self, key: str) -> None:
         """Refuse when the key has used up its window.
@@ -63,13 +61,39 @@ class FixedWindow:
         Raises:
             RateLimited: With the seconds until the window ends.
         """
-        retry_after = int(await self._check(keys=[key], args=[self.limit, self.window_s]))
+        retry_after = int(
+            await self._retry_after(
+                keys=[key], args=[self.limit, self.window_s, self._size_command]
+            )
+        )
         if retry_after > 0:
             raise RateLimited(retry_after)
 
+
+class CountWindow(_Window):
+    """At most ``limit`` events per window per key."""
+
+    def __init__(self, redis: Redis, limit: int, window_s: int) -> None:
+        """Create the limit."""
+        super().__init__(redis, limit, window_s, "GET")
+        self._count = redis.register_script(_COUNT_LUA)
+
     async def hit(self, key: str) -> int:
-        """Count one hit; return the window's count so far."""
-        return int(await self._hit(keys=[key], args=[self.window_s]))
+        """Count one event; return the window's count so far."""
+        return int(await self._count(keys=[key], args=[self.window_s]))
+
+
+class DistinctWindow(_Window):
+    """At most ``limit`` distinct values per window per key."""
+
+    def __init__(self, redis: Redis, limit: int, window_s: int) -> None:
+        """Create the limit."""
+        super().__init__(redis, limit, window_s, "SCARD")
+        self._add = redis.register_script(_ADD_LUA)
+
+    async def add(self, key: str, value: str) -> int:
+        """Count ``value`` once per window; return the window's distinct values so far."""
+        return int(await self._add(keys=[key], args=[self.window_s, value]))
 
 
 class RateLimits:
@@ -85,5 +109,5 @@ class RateLimits:
         join_window_s: int,
     ) -> None:
         """Create both limits (see the module docstring)."""
-        self.lookups = FixedWindow(redis, lookup_failure_limit, lookup_failure_window_s)
-        self.joins = FixedWindow(redis, join_limit_per_run, join_window_s)
+        self.lookups = DistinctWindow(redis, lookup_failure_limit, lookup_failure_window_s)
+        self.joins = CountWindow(redis, join_limit_per_run, join_window_s)

@@ -9,10 +9,12 @@ answers.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import TypeAdapter
 from redis.asyncio import Redis
 
@@ -37,6 +39,8 @@ from speedrun_protocol.state import (
 from speedrun_protocol.tokens import TokenClaims
 from speedrun_signon.errors import RunNotFound
 from speedrun_signon.runs import now_ms
+
+logger = logging.getLogger(__name__)
 
 _DESERIALIZER = TypeDeserializer()
 _QUESTIONS: TypeAdapter[list[RunQuestion]] = TypeAdapter(list[RunQuestion])
@@ -129,10 +133,22 @@ async def read_live(redis: Redis, speedrun_id: str) -> RunResults | None:
 async def read_results(redis: Redis, archive: ArchiveReader, speedrun_id: str) -> RunResults:
     """Return a run's results: the archive when there is one, else the live state.
 
+    When DynamoDB cannot be reached, a run still in Redis is served live (its state is the same
+    the archive was made from); one that is not fails with the DynamoDB error.
+
     Raises:
         RunNotFound: If the run is neither archived nor in Redis.
     """
-    archived = await archive.read(speedrun_id)
+    try:
+        archived = await archive.read(speedrun_id)
+    except (BotoCoreError, ClientError) as exc:
+        live = await read_live(redis, speedrun_id)
+        if live is None:
+            raise
+        logger.warning(
+            "archive unreachable; serving live results: %s", exc, extra={"speedrun_id": speedrun_id}
+        )
+        return live
     if archived is not None:
         return archived
     live = await read_live(redis, speedrun_id)

@@ -194,23 +194,26 @@ class HostSession:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         what = f"the effect of {frame.model_dump().get('type')}"
+
+        def remaining() -> float:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise TimeoutError(f"no {what} after {timeout:.0f}s (view: {self.view})")
+            return left
+
         while not done(self.view):
-            await asyncio.wait_for(self.socket.welcomed.wait(), max(0.1, deadline - loop.time()))
+            if self.socket.finished or (self._task is not None and self._task.done()):
+                raise ConnectionError(f"the run's connection ended before {what}")
+            if not self.socket.connected:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.socket.welcomed.wait(), min(remaining(), 0.5))
+                continue
             connection = self.socket.connections
-            if done(self.view):
-                return
             if not await self.socket.send(frame):
                 continue
             while not done(self.view) and self.socket.connections == connection:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise TimeoutError(f"no {what} after {timeout:.0f}s (view: {self.view})")
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), min(remaining, 0.5))
-                if not self.socket.connected:
-                    await asyncio.wait_for(
-                        self.socket.welcomed.wait(), max(0.1, deadline - loop.time())
-                    )
+                    await asyncio.wait_for(self._changed.wait(), min(remaining(), 0.5))
 
     async def start(self) -> None:
         """Start the run."""

@@ -8,6 +8,7 @@ each with its location in the host's file.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePath, PureWindowsPath
@@ -190,6 +191,7 @@ def finish(
             problems.extend(_located(draft, exc))
 
     if problems:
+        problems.sort(key=lambda problem: _natural(problem.location))
         raise QuestionSetInvalid(_capped(problems))
     return ParseResult(
         question_set=QuestionSet(title=valid_title, questions=questions),
@@ -245,6 +247,14 @@ def _correct_problem(fields: dict[str, Any]) -> str | None:
                 f"{len(options)} options"
             )
     return None
+
+
+def _natural(location: str) -> tuple[tuple[int, int, str], ...]:
+    """Sort key putting ``row 2`` before ``row 10`` and column ``B`` before ``AA``."""
+    return tuple(
+        (0, int(part), "") if part.isdigit() else (1, len(part), part)
+        for part in re.split(r"(\d+)", location)
+    )
 
 
 def _capped(problems: list[ErrorDetail]) -> list[ErrorDetail]:

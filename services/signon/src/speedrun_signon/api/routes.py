@@ -59,7 +59,7 @@ async def _resolve(runs: RunStore, limits: LimitsDep, client: str, code: str) ->
     await limits.lookups.check(key)
     speedrun_id = await runs.resolve_code(code)
     if speedrun_id is None:
-        count = await limits.lookups.hit(key)
+        count = await limits.lookups.add(key, code)
         logger.info("unknown join code", extra={"client": client, "failures": count})
         raise RunNotFound(code)
     return speedrun_id

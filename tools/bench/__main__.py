@@ -1,0 +1,484 @@
+"""``make bench``: every figure of issue 10 against its bare baseline, in one run.
+
+``python -m tools.bench`` (from the repository root) measures N = 1,000 / 5,000 / 10,000;
+``--quick`` measures N = 200 with few repetitions (a smoke run of under two minutes). It prints
+progress on stderr and a table at the end, and writes ``bench-results/latest.json``,
+``bench-results/details.json``, ``bench-results/notes.md`` and one PNG chart per figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from tools.bench import profiler
+from tools.bench.bare_suite import BareFigures, run_bare
+from tools.bench.common import Progress
+from tools.bench.procs import REPO, Child, start_bare, start_redis
+from tools.bench.real_suite import (
+    Joined,
+    RealFigures,
+    StackInfo,
+    close,
+    create_run,
+    host_paced,
+    join_all,
+    self_paced,
+    upload_set,
+)
+from tools.bench.results import (
+    FIGURES,
+    Result,
+    make_result,
+    median,
+    table,
+    write_charts,
+    write_json,
+)
+from tools.bench.sizes import frame_sizes
+from tools.bench.system import Placement, pin, plan_placement, raise_nofile, run_loop
+from tools.bench.wsclient import client_frame, parse_cost_ns
+
+FULL_NS = (1_000, 5_000, 10_000)
+QUICK_NS = (200,)
+PROFILE_QUESTIONS = 3
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Read the command line."""
+    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="N=200, few repetitions (smoke run)")
+    parser.add_argument("--n", type=int, nargs="+", help="participant counts (default 1k 5k 10k)")
+    parser.add_argument("--reps", type=int, help="measured repetitions (default 20; quick 3)")
+    parser.add_argument("--warmup", type=int, default=1, help="unmeasured repetitions first")
+    parser.add_argument("--self-paced-questions", type=int, help="questions of the self-paced run")
+    parser.add_argument("--concurrency", type=int, default=64, help="joins in flight at once")
+    parser.add_argument("--out", type=Path, default=REPO / "bench-results", help="output folder")
+    parser.add_argument(
+        "--profile",
+        choices=("auto", "never"),
+        default="auto",
+        help="auto: py-spy the servers where a target is missed",
+    )
+    parser.add_argument("--skip-real", action="store_true", help="bare baselines only")
+    parser.add_argument("--no-charts", action="store_true", help="do not draw PNG charts")
+    parser.add_argument("--reporter-sizes", type=int, nargs="*", help="runs to archive (ms)")
+    args = parser.parse_args(argv)
+    args.ns = tuple(args.n or (QUICK_NS if args.quick else FULL_NS))
+    args.reps = args.reps or (3 if args.quick else 20)
+    args.sp_questions = args.self_paced_questions or (5 if args.quick else 10)
+    if args.reporter_sizes is None:
+        args.reporter_sizes = [200] if args.quick else [1_000, 10_000]
+    return args
+
+
+# ---------------------------------------------------------------------------------------------
+# The real stack, in its own process on the servers' cores
+# ---------------------------------------------------------------------------------------------
+
+
+class StackProcess:
+    """:mod:`tools.bench.stackhost` as a child pinned to the servers' cores."""
+
+    def __init__(self, placement: Placement, progress: Progress) -> None:
+        """Start the stack and wait until it has written where it answers."""
+        self.info_file = Path(tempfile.mkstemp(prefix="bench-stack-", suffix=".json")[1])
+        self.info_file.unlink()
+        self.log = Path(tempfile.mkstemp(prefix="bench-stack-", suffix=".log")[1])
+        cores = placement.server_cores
+
+        def _pin() -> None:  # runs in the child: it and every service it starts stay there
+            os.sched_setaffinity(0, cores)
+
+        progress.step("starting the stack (Redis, AWS endpoint, loader, sign-on, 2 speedrun)")
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "tools.bench.stackhost", str(self.info_file), "2"],
+                cwd=REPO,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_pin,
+            )
+        deadline = time.monotonic() + 240
+        while not self.info_file.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                tail = self.log.read_text(errors="replace")[-3000:]
+                self.stop()
+                raise RuntimeError(f"the stack did not start:\n{tail}")
+            time.sleep(0.2)
+        self.info = StackInfo.from_json(json.loads(self.info_file.read_text()))
+        for pid in self.info.pids.values():
+            pin(pid, cores)
+            raise_nofile(pid)
+
+    def stop(self) -> None:
+        """Stop the stack (it stops every service it started)."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+# ---------------------------------------------------------------------------------------------
+# One N
+# ---------------------------------------------------------------------------------------------
+
+
+class Bench:
+    """Everything measured in one ``make bench``."""
+
+    def __init__(self, args: argparse.Namespace, placement: Placement, progress: Progress) -> None:
+        """Prepare (nothing starts yet)."""
+        self.args = args
+        self.placement = placement
+        self.progress = progress
+        self.results: list[Result] = []
+        self.details: dict[str, Any] = {
+            "placement": placement.describe(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "ns": list(args.ns),
+            "reps": args.reps,
+            "warmup": args.warmup,
+            "per_n": {},
+            "profiles": {},
+            "errors": [],
+        }
+        self.stack: StackProcess | None = None
+        self.redis: Child | None = None
+        self.redis_url = ""
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _profile_dir(self) -> Path:
+        return Path(self.args.out) / "profiles"
+
+    def _start_profiles(self, name: str, pids: list[int]) -> list[profiler.Recording]:
+        if self.args.profile == "never":
+            return []
+        recordings = []
+        for pid in pids:
+            out = self._profile_dir() / f"{name}-{pid}.txt"
+            rec = profiler.start(pid, out, cores=self.placement.generator_cores)
+            if rec is not None:
+                recordings.append(rec)
+        return recordings
+
+    def _stop_profiles(self, name: str, recordings: list[profiler.Recording]) -> None:
+        for rec in recordings:
+            path = rec.stop()
+            if path is not None:
+                summary = profiler.summarise(path)
+                self.details["profiles"].setdefault(name, []).append(
+                    {"pid": rec.pid, "file": str(path), "summary": summary.lines(8)}
+                )
+
+    # -- the run -----------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Measure every N, then the loader and reporter hooks."""
+        args = self.args
+        sample = (
+            b'{"seq":123,"type":"question","question":{"question_index":4,"text":"'
+            + b"x" * 250
+            + b'"}}'
+        )
+        self.details["generator_parse_ns_per_frame"] = await parse_cost_ns(sample)
+        if not args.skip_real:
+            self.stack = await asyncio.to_thread(StackProcess, self.placement, self.progress)
+            self.redis_url = self.stack.info.redis
+        else:
+            self.redis, self.redis_url = start_redis()
+            pin(self.redis.pid, self.placement.server_cores)
+        try:
+            host_questions = args.warmup + args.reps + PROFILE_QUESTIONS
+            connector = aiohttp.TCPConnector(limit=args.concurrency, force_close=False)
+            timeout = aiohttp.ClientTimeout(total=60)
+            async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+                set_id = ""
+                if self.stack is not None:
+                    set_id = await upload_set(
+                        session, self.stack.info.loader, max(host_questions, args.sp_questions)
+                    )
+                for n in args.ns:
+                    await self.one_n(session, set_id, n, host_questions)
+            if self.stack is not None:
+                await self.hooks()
+        finally:
+            if self.stack is not None:
+                self.progress.step("stopping the stack")
+                await asyncio.to_thread(self.stack.stop)
+            if self.redis is not None:
+                self.redis.stop()
+
+    async def one_n(
+        self, session: aiohttp.ClientSession, set_id: str, n: int, host_questions: int
+    ) -> None:
+        """Measure the bare baselines, then the real system, at one N."""
+        args = self.args
+        sizes = frame_sizes(n, host_questions)
+        bare = start_bare(self.redis_url)
+        pin(bare.pid, self.placement.server_cores)
+        raise_nofile(bare.pid)
+        try:
+            bf = await run_bare(
+                "127.0.0.1", bare.port, bare.pid, n, args.reps, args.warmup, sizes, self.progress,
+                concurrency=args.concurrency,
+            )  # fmt: skip
+        finally:
+            bare.stop()
+        per_n: dict[str, Any] = {"model_sizes": asdict(sizes), "bare": _jsonable(bf)}
+        self.details["per_n"][str(n)] = per_n
+        if self.stack is None:
+            self.results += summarise(n, bf, None)
+            return
+        info = self.stack.info
+        rf = RealFigures(n=n)
+        joined: Joined | None = None
+        try:
+            run = await create_run(session, info.signon, set_id, "host-paced", n, host_questions)
+            joined = await join_all(info, session, run, n, rf, self.progress, args.concurrency)
+            self.progress.step(f"real N={n:,}: host-paced, {args.warmup}+{args.reps} questions")
+            await host_paced(info, joined, rf, args.reps, args.warmup, self.progress)
+            missed = [r for r in summarise(n, bf, rf) if r.met is False and r.name in _HOST_PACED]
+            if missed and args.profile != "never":
+                names = ", ".join(r.name for r in missed)
+                self.progress.step(f"real N={n:,}: profiling {PROFILE_QUESTIONS} more ({names})")
+                recs = self._start_profiles(f"host-paced-n{n}", info.instance_pids)
+                scratch = RealFigures(n=n)
+                first = args.warmup + args.reps
+                await host_paced(info, joined, scratch, PROFILE_QUESTIONS, 0, self.progress, first)
+                self._stop_profiles(f"host-paced-n{n}", recs)
+            joined.host.send(client_frame(b'{"type":"end"}'))
+        except (RuntimeError, TimeoutError, OSError, aiohttp.ClientError, KeyError) as exc:
+            rf.errors.append(f"host-paced: {type(exc).__name__}: {exc}")
+            self.progress.step(f"  host-paced failed: {type(exc).__name__}: {exc}")
+        finally:
+            if joined is not None:
+                close(joined)
+        await asyncio.sleep(0.5)
+        self.progress.step(f"real N={n:,}: self-paced, {args.sp_questions} questions each")
+        joined = None
+        joins_missed = any(r.name == "joins" and r.met is False for r in summarise(n, bf, rf))
+        try:
+            run = await create_run(session, info.signon, set_id, "self-paced", n, args.sp_questions)
+            signon_recs = []
+            if joins_missed and info.signon_pid:
+                signon_recs = self._start_profiles(f"joins-n{n}", [info.signon_pid])
+            joined = await join_all(info, session, run, n, None, self.progress, args.concurrency)
+            self._stop_profiles(f"joins-n{n}", signon_recs)
+            recs = self._start_profiles(f"self-paced-n{n}", info.instance_pids)
+            await self_paced(info, joined, rf, args.sp_questions, self.progress)
+            self._stop_profiles(f"self-paced-n{n}", recs)
+        except (RuntimeError, TimeoutError, OSError, aiohttp.ClientError, KeyError) as exc:
+            rf.errors.append(f"self-paced: {type(exc).__name__}: {exc}")
+            self.progress.step(f"  self-paced failed: {type(exc).__name__}: {exc}")
+        finally:
+            if joined is not None:
+                close(joined)
+        per_n["real"] = _jsonable(rf)
+        produced = summarise(n, bf, rf)
+        if not any(r.name == "self_paced_answers" and r.met is False for r in produced):
+            self.details["profiles"].pop(f"self-paced-n{n}", None)
+        self.results += produced
+        self.progress.step(f"N={n:,} done:\n{table(produced)}")
+        await asyncio.sleep(1.0)
+
+    async def hooks(self) -> None:
+        """The loader's parse time per format and the reporter's archive time."""
+        assert self.stack is not None
+        self.progress.step("loader: parse + validate + store 1,000 questions per format")
+        try:
+            from speedrun_loader import bench as loader_bench
+
+            timings = await asyncio.to_thread(loader_bench.run, 1000)
+            for fmt, ms in timings.items():
+                self.results.append(make_result(f"loader_parse_{fmt}", 1000, [ms], None))
+        except Exception as exc:
+            self.details["errors"].append(f"loader bench: {type(exc).__name__}: {exc}")
+        info = self.stack.info
+        for key, value in info.aws_env.items():
+            os.environ.setdefault(key, value)
+        try:
+            from speedrun_reporter import bench as reporter_bench
+
+            for size in self.args.reporter_sizes:
+                self.progress.step(f"reporter: archive a run of {size:,} participants x 20")
+                seconds = await asyncio.to_thread(
+                    reporter_bench.run, size, 20, redis_url=info.redis, endpoint=info.aws
+                )
+                self.results.append(make_result("reporter_archive", size, [seconds * 1000], None))
+        except Exception as exc:
+            self.details["errors"].append(f"reporter bench: {type(exc).__name__}: {exc}")
+
+
+_HOST_PACED = frozenset(
+    {"question_broadcast", "answer_ingest", "leaderboard_update", "cross_instance_latency"}
+)
+
+
+def _jsonable(obj: Any) -> Any:
+    data = asdict(obj)
+    return json.loads(json.dumps(data, default=str))
+
+
+def _cost(costs: list[Any]) -> tuple[float, float]:
+    gen = [c.generator_us for c in costs if c.frames and not math.isnan(c.generator_us)]
+    srv = [c.server_us for c in costs if c.frames and not math.isnan(c.server_us)]
+    return (median(gen) if gen else math.nan, median(srv) if srv else math.nan)
+
+
+def summarise(n: int, bare: BareFigures, real: RealFigures | None) -> list[Result]:
+    """Turn one N's repetitions into the table's results."""
+    out: list[Result] = []
+    gen_bare, srv_bare = _cost(bare.costs)
+    if real is None:
+        out.append(
+            make_result("generator_cost", n, [gen_bare], [srv_bare], note="bare broadcast phase")
+        )
+        return out
+    if real.broadcast_ms:
+        out.append(make_result("question_broadcast", n, real.broadcast_ms, bare.broadcast_ms))
+    if real.ingest_rate:
+        out.append(
+            make_result(
+                "answer_ingest", n, real.ingest_rate, bare.ingest_pipe_rate,
+                extra={"bare_awaited_rate": median(bare.ingest_await_rate)},
+            )
+        )  # fmt: skip
+    if real.joined or real.join_failures:
+        out.append(
+            make_result(
+                "joins", n, [real.join_rate], [bare.connect_rate],
+                failures=real.join_failures,
+                note="sign-on of all, then WebSocket hello of all",
+                extra={"signon_rate": real.signon_rate, "ws_rate": real.ws_rate,
+                       "errors": real.join_errors},
+            )
+        )  # fmt: skip
+    if real.joined:
+        out.append(
+            make_result(
+                "memory_per_participant", n, [real.memory_kb_per_participant],
+                [bare.memory_kb_per_conn], note="RSS growth of both instances / N",
+            )
+        )  # fmt: skip
+    if real.cross_ms:
+        out.append(
+            make_result(
+                "cross_instance_latency", n, real.cross_ms, None,
+                note="first arrival on the other instance minus on the host's",
+            )
+        )  # fmt: skip
+    if real.self_paced_rate:
+        out.append(
+            make_result(
+                "self_paced_answers", n, [real.self_paced_rate], bare.ingest_pipe_rate,
+                extra={"answers": real.self_paced_answers,
+                       "steady_windows_median": median(real.self_paced_windows)},
+            )
+        )  # fmt: skip
+    if real.leaderboard_ms:
+        out.append(
+            make_result(
+                "leaderboard_update", n, real.leaderboard_ms, bare.leaderboard_spread_ms,
+                note="time from the first to the last participant's leaderboard frame",
+            )
+        )  # fmt: skip
+    gen_real, srv_real = _cost(real.costs)
+    out.append(
+        make_result(
+            "generator_cost", n, [gen_real], [srv_real],
+            note="host-paced phases; bare broadcast: "
+            f"generator {gen_bare:.1f} vs server {srv_bare:.1f} us/frame",
+        )
+    )  # fmt: skip
+    return out
+
+
+def closing_note(results: list[Result], details: dict[str, Any]) -> str:
+    """Say, for each missed target, by how much and what the profile shows."""
+    lines = ["# Closing note", "", f"Placement: {details['placement']}.", ""]
+    parse_ns = details.get("generator_parse_ns_per_frame")
+    if parse_ns:
+        lines.append(f"Generator parser alone: {parse_ns / 1000:.2f} us per frame.")
+    missed = [r for r in results if r.met is False]
+    if not missed:
+        lines.append("Every target was met.")
+    for r in missed:
+        spec = FIGURES.get(r.name)
+        target = spec.target.text if spec and spec.target else "-"
+        subject = r.ratio if r.target_on == "ratio" else r.value
+        by = ""
+        if subject and r.target:
+            by = f" (missed by {abs(subject / r.target - 1) * 100:.0f}%)"
+        failures = r.extra.get("failures")
+        lines.append(
+            f"- **{r.name}** at N={r.n:,}: {r.value:,.2f} {r.unit}, ratio "
+            f"{'-' if r.ratio is None else f'{r.ratio:.2f}'}, target {target}{by}"
+            + (f"; {failures} failures" if failures else "")
+        )
+        key = {
+            "question_broadcast": "host-paced",
+            "answer_ingest": "host-paced",
+            "leaderboard_update": "host-paced",
+            "cross_instance_latency": "host-paced",
+            "self_paced_answers": "self-paced",
+            "joins": "joins",
+        }.get(r.name)
+        for profile in details["profiles"].get(f"{key}-n{r.n}", []):
+            lines.append(f"  - profile of pid {profile['pid']} ({profile['file']}):")
+            lines += [f"    {line}" for line in profile["summary"]]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the bench and write its results."""
+    args = parse_args(argv)
+    progress = Progress()
+    soft, hard = raise_nofile()
+    placement = plan_placement()
+    if placement.separated:
+        os.sched_setaffinity(0, placement.generator_cores)
+    progress.step(f"open-file limit {soft}; {placement.describe()}")
+    bench = Bench(args, placement, progress)
+    started = time.monotonic()
+    try:
+        run_loop(bench.run())
+    except KeyboardInterrupt:
+        progress.step("interrupted: writing what was measured")
+    bench.details["seconds"] = round(time.monotonic() - started, 1)
+    bench.details["nofile"] = [soft, hard]
+    out: Path = args.out
+    write_json(bench.results, out / "latest.json")
+    (out / "details.json").write_text(json.dumps(bench.details, indent=2, default=str) + "\n")
+    note = closing_note(bench.results, bench.details)
+    (out / "notes.md").write_text(note)
+    if not args.no_charts and bench.results:
+        try:
+            write_charts([r for r in bench.results if r.name in FIGURES], out / "charts")
+        except ImportError:
+            progress.step("matplotlib is not installed: no charts (uv sync --group bench)")
+    print(table(bench.results))
+    print()
+    print(f"placement: {placement.describe()}; open-file limit {soft}")
+    print(note)
+    print(f"written: {out / 'latest.json'}, details.json, notes.md, charts/")
+
+
+if __name__ == "__main__":
+    main()
