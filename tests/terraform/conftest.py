@@ -10,6 +10,7 @@ test can compare the values Terraform would use with the names and limits the co
 from __future__ import annotations
 
 import ast
+import functools
 import operator
 import re
 from collections.abc import Callable, Iterator
@@ -57,10 +58,12 @@ def normalize(value: Any) -> Any:
     return _unquote(value)
 
 
+@functools.cache
 def parse_file(path: Path) -> dict[str, Any]:
-    """Parse one .tf or .tfvars file into normalized dicts and lists."""
+    """Parse one .tf or .tfvars file into normalized dicts and lists (cached: read-only)."""
     with path.open(encoding="utf-8") as handle:
-        return normalize(hcl2.load(handle))
+        parsed: dict[str, Any] = normalize(hcl2.load(handle))
+    return parsed
 
 
 def parse_dir(directory: Path) -> dict[str, list[Any]]:
@@ -153,11 +156,15 @@ class Module:
 
     @property
     def variables(self) -> dict[str, dict[str, Any]]:
-        return {name: body for block in self.blocks.get("variable", []) for name, body in block.items()}
+        return {
+            name: body for block in self.blocks.get("variable", []) for name, body in block.items()
+        }
 
     @property
     def outputs(self) -> dict[str, dict[str, Any]]:
-        return {name: body for block in self.blocks.get("output", []) for name, body in block.items()}
+        return {
+            name: body for block in self.blocks.get("output", []) for name, body in block.items()
+        }
 
     def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
@@ -196,7 +203,9 @@ class Environment:
         return Scope(variables=variables, locals_=locals_)
 
     def module_calls(self) -> dict[str, dict[str, Any]]:
-        return {name: body for block in self.blocks.get("module", []) for name, body in block.items()}
+        return {
+            name: body for block in self.blocks.get("module", []) for name, body in block.items()
+        }
 
     def calls_of(self, module_name: str) -> Iterator[tuple[str, dict[str, Any]]]:
         for call_name, body in self.module_calls().items():
@@ -296,9 +305,7 @@ def _dummy_value(name: str, annotation: Any, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def settings_environment(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Callable[[type], None]:
+def settings_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[[type], None]:
     """Set plausible values for every required field of a Settings class (development mode)."""
 
     def apply(settings_class: type) -> None:
@@ -309,7 +316,9 @@ def settings_environment(
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
         for name, info in settings_class.model_fields.items():  # type: ignore[attr-defined]
             if info.is_required():
-                monkeypatch.setenv(env_var_name(name, info), _dummy_value(name, info.annotation, tmp_path))
+                monkeypatch.setenv(
+                    env_var_name(name, info), _dummy_value(name, info.annotation, tmp_path)
+                )
 
     return apply
 

@@ -77,7 +77,9 @@ def test_required_settings_are_set_by_terraform(service: str, modules: dict[str,
     settings_class = importlib.import_module(settings_module).Settings
     configured = _configured_variables(modules[module_name], kind)
     missing = _required_variables(settings_class) - configured
-    assert not missing, f"{service}: Settings requires {sorted(missing)}, Terraform does not set them"
+    assert not missing, (
+        f"{service}: Settings requires {sorted(missing)}, Terraform does not set them"
+    )
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
@@ -132,7 +134,9 @@ def _api_route_pattern(route_key: str) -> tuple[str, re.Pattern[str]]:
 
 
 def _glob(pattern: str) -> re.Pattern[str]:
-    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern))
+    return re.compile(
+        "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    )
 
 
 def _served_routes(app: Any) -> list[tuple[str, str]]:
@@ -153,7 +157,7 @@ def _served_routes(app: Any) -> list[tuple[str, str]]:
     }
     for route in app.routes:
         if isinstance(route, APIRoute):
-            served |= {(method, route.path) for method in route.methods}
+            served |= {(method, route.path) for method in route.methods or ()}
         elif isinstance(route, APIWebSocketRoute):
             served.add(("GET", route.path))
         elif isinstance(route, Mount):
@@ -195,7 +199,9 @@ def test_every_app_route_is_routed_by_cloudfront_and_api_gateway(
         )
         via_cloudfront = any(regex.fullmatch(sample) for regex in cloudfront)
         if not (via_api and via_cloudfront):
-            unrouted.append(f"{method} {path} (API Gateway: {via_api}, CloudFront: {via_cloudfront})")
+            unrouted.append(
+                f"{method} {path} (API Gateway: {via_api}, CloudFront: {via_cloudfront})"
+            )
     assert not unrouted, f"{service} routes nobody can reach: {unrouted}"
 
 
@@ -210,7 +216,11 @@ def test_signon_alb_rule_matches_signon_routes(
         for path_pattern in condition.get("path_pattern", [])
         for value in path_pattern["values"]
     ]
-    unrouted = [path for _, path in _served_routes(app) if not any(p.fullmatch(_sample(path)) for p in patterns)]
+    unrouted = [
+        path
+        for _, path in _served_routes(app)
+        if not any(p.fullmatch(_sample(path)) for p in patterns)
+    ]
     assert not unrouted, f"the internal ALB does not forward {unrouted} to sign-on"
 
 
@@ -244,7 +254,9 @@ def test_resource_names_follow_shared_names(
     assert name_of("queue", "aws_sqs_queue", "dlq") == names.completion_dlq_name(environment)
     assert name_of("run_store", "aws_dynamodb_table") == names.run_table_name(environment)
     prefix = names.resource_prefix(environment)
-    assert name_of("secrets", "aws_secretsmanager_secret", "token_secret") == f"{prefix}/token-secret"
+    assert (
+        name_of("secrets", "aws_secretsmanager_secret", "token_secret") == f"{prefix}/token-secret"
+    )
     assert (
         name_of("secrets", "aws_secretsmanager_secret", "redis_auth_token")
         == f"{prefix}/redis-auth-token"
@@ -317,8 +329,10 @@ def test_reporter_timeout_matches_local_stack(
 ) -> None:
     from speedrun_aws.resources import REPORTER_TIMEOUT_S
 
-    timeout = environments[environment].module_scope(modules["reporter"]).evaluate(
-        modules["reporter"].resource("aws_lambda_function")["timeout"]
+    timeout = (
+        environments[environment]
+        .module_scope(modules["reporter"])
+        .evaluate(modules["reporter"].resource("aws_lambda_function")["timeout"])
     )
     assert timeout == REPORTER_TIMEOUT_S
 
@@ -349,7 +363,9 @@ def test_ecs_container_stops_gracefully_with_read_only_root(
     container = task["container_definitions"]
     assert re.search(r"stopTimeout\s*=\s*30\b", container), "stopTimeout must be 30"
     assert re.search(r"readonlyRootFilesystem\s*=\s*true\b", container)
-    assert re.search(r'containerPath\s*=\s*"/tmp"', container), "a read-only root needs a /tmp volume"
+    assert re.search(r'containerPath\s*=\s*"/tmp"', container), (
+        "a read-only root needs a /tmp volume"
+    )
     efs = [v for v in task["volume"] if "efs_volume_configuration" in v]
     assert efs and efs[0]["efs_volume_configuration"][0]["transit_encryption"] == "ENABLED"
     service_block = modules[service].resource("aws_ecs_service")
@@ -357,10 +373,13 @@ def test_ecs_container_stops_gracefully_with_read_only_root(
 
 
 @pytest.mark.parametrize("service", ["signon", "speedrun"])
-def test_target_group_checks_healthz_and_drains(service: str, modules: dict[str, Any]) -> None:
+def test_target_group_checks_healthz_and_drains(
+    service: str, modules: dict[str, Any], environments: dict[str, Any]
+) -> None:
     target_group = modules[service].resource("aws_lb_target_group")
+    scope = environments[ENVIRONMENTS[0]].module_scope(modules[service])
     assert target_group["health_check"][0]["path"] == "/healthz"
-    assert target_group["port"] == 8000
+    assert scope.evaluate(target_group["port"]) == 8000
     assert 20 <= target_group["deregistration_delay"] <= 60, "WebSockets need time to drain"
 
 
@@ -379,7 +398,5 @@ def test_speedrun_scales_on_cpu_and_connections(modules: dict[str, Any]) -> None
     metrics = policies["connections"]["target_tracking_scaling_policy_configuration"][0][
         "customized_metric_specification"
     ][0]["metrics"]
-    names = {
-        m["metric_stat"][0]["metric"][0]["metric_name"] for m in metrics if "metric_stat" in m
-    }
+    names = {m["metric_stat"][0]["metric"][0]["metric_name"] for m in metrics if "metric_stat" in m}
     assert "ActiveConnectionCount" in names

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,7 +37,7 @@ REQUIRED_MODULES = {
 
 
 @pytest.mark.parametrize("path", TF_FILES, ids=lambda path: str(path.relative_to(TERRAFORM_DIR)))
-def test_parse_succeeds_for_terraform_file(path, parse_tf) -> None:
+def test_parse_succeeds_for_terraform_file(path: Path, parse_tf: Callable[[Path], Any]) -> None:
     assert isinstance(parse_tf(path), dict)
 
 
@@ -57,17 +59,19 @@ def test_fmt_check_passes_for_terraform_dir() -> None:
 
 
 def test_modules_exist_for_every_component() -> None:
-    assert REQUIRED_MODULES <= {path.name for path in MODULE_DIRS}
+    assert {path.name for path in MODULE_DIRS} >= REQUIRED_MODULES
 
 
 @pytest.mark.parametrize("module_dir", MODULE_DIRS, ids=lambda path: path.name)
-def test_module_has_standard_files(module_dir) -> None:
+def test_module_has_standard_files(module_dir: Path) -> None:
     for name in ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"):
         assert (module_dir / name).is_file(), f"{module_dir.name}/{name} is missing"
 
 
 @pytest.mark.parametrize("module_dir", MODULE_DIRS, ids=lambda path: path.name)
-def test_module_variables_are_typed_and_described(module_dir, parse_tf) -> None:
+def test_module_variables_are_typed_and_described(
+    module_dir: Path, parse_tf: Callable[[Path], Any]
+) -> None:
     variables = parse_tf(module_dir / "variables.tf").get("variable", [])
     for block in variables:
         for name, body in block.items():
@@ -76,7 +80,7 @@ def test_module_variables_are_typed_and_described(module_dir, parse_tf) -> None:
 
 
 @pytest.mark.parametrize("module_dir", MODULE_DIRS, ids=lambda path: path.name)
-def test_module_outputs_are_described(module_dir, parse_tf) -> None:
+def test_module_outputs_are_described(module_dir: Path, parse_tf: Callable[[Path], Any]) -> None:
     outputs = parse_tf(module_dir / "outputs.tf").get("output", [])
     assert outputs, f"{module_dir.name} has no outputs"
     for block in outputs:
@@ -85,7 +89,9 @@ def test_module_outputs_are_described(module_dir, parse_tf) -> None:
 
 
 @pytest.mark.parametrize("module_dir", MODULE_DIRS, ids=lambda path: path.name)
-def test_module_readme_lists_every_input_and_output(module_dir, parse_tf) -> None:
+def test_module_readme_lists_every_input_and_output(
+    module_dir: Path, parse_tf: Callable[[Path], Any]
+) -> None:
     readme = (module_dir / "README.md").read_text(encoding="utf-8")
     documented = set(re.findall(r"`([A-Za-z0-9_*]+)`", readme))
     # A row may group inputs by prefix, e.g. `efs_*`.
@@ -100,7 +106,7 @@ def test_module_readme_lists_every_input_and_output(module_dir, parse_tf) -> Non
     assert not missing, f"{module_dir.name}/README.md does not mention {missing}"
 
 
-def test_tfvars_and_backends_only_in_envs(parse_tf) -> None:
+def test_tfvars_and_backends_only_in_envs(parse_tf: Callable[[Path], Any]) -> None:
     for path in MODULES_DIR.rglob("*"):
         assert path.suffix != ".tfvars", f"{path} is outside envs/"
         if path.suffix == ".tf":
@@ -115,12 +121,14 @@ def test_tfvars_and_backends_only_in_envs(parse_tf) -> None:
         ]
         assert backends, f"{env_dir.name} has no backend"
         s3 = backends[0][0]["s3"]
-        assert s3.get("dynamodb_table"), f"{env_dir.name}: the S3 backend has no DynamoDB lock table"
+        assert s3.get("dynamodb_table"), (
+            f"{env_dir.name}: the S3 backend has no DynamoDB lock table"
+        )
         assert s3.get("encrypt") is True, f"{env_dir.name}: the S3 backend does not encrypt"
         assert env_dir.name in s3["key"], f"{env_dir.name}: state key {s3['key']} is not per env"
 
 
-def _top_level_blocks(text: str):
+def _top_level_blocks(text: str) -> Iterator[tuple[int, str, list[str]]]:
     """Yield (line number, header, body lines) of every resource/data/module block."""
     lines = text.splitlines()
     index = 0
@@ -154,8 +162,10 @@ def _argument_names(body: list[str]) -> list[str]:
     return names
 
 
-@pytest.mark.parametrize("path", sorted(TERRAFORM_DIR.rglob("*.tf")), ids=lambda p: str(p.relative_to(TERRAFORM_DIR)))
-def test_block_layout_puts_count_first_and_tags_last(path) -> None:
+@pytest.mark.parametrize(
+    "path", sorted(TERRAFORM_DIR.rglob("*.tf")), ids=lambda p: str(p.relative_to(TERRAFORM_DIR))
+)
+def test_block_layout_puts_count_first_and_tags_last(path: Path) -> None:
     problems = []
     for line, header, body in _top_level_blocks(path.read_text(encoding="utf-8")):
         names = _argument_names(body)
@@ -173,5 +183,7 @@ def test_block_layout_puts_count_first_and_tags_last(path) -> None:
 @pytest.mark.parametrize("filename", ["main.tf", "variables.tf", "outputs.tf"])
 def test_environments_share_one_composition(filename: str) -> None:
     # dev and prod differ only in terraform.tfvars and their state key (versions.tf).
-    texts = {path.name: (path / filename).read_text(encoding="utf-8") for path in ENVS_DIR.iterdir()}
+    texts = {
+        path.name: (path / filename).read_text(encoding="utf-8") for path in ENVS_DIR.iterdir()
+    }
     assert len(set(texts.values())) == 1, f"{filename} differs between {sorted(texts)}"

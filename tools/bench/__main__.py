@@ -198,32 +198,46 @@ class Bench:
             + b'"}}'
         )
         self.details["generator_parse_ns_per_frame"] = await parse_cost_ns(sample)
-        if not args.skip_real:
-            self.stack = await asyncio.to_thread(StackProcess, self.placement, self.progress)
-            self.redis_url = self.stack.info.redis
-        else:
+        if args.skip_real:
             self.redis, self.redis_url = start_redis()
             pin(self.redis.pid, self.placement.server_cores)
+        host_questions = args.warmup + args.reps + PROFILE_QUESTIONS
+        connector = aiohttp.TCPConnector(limit=args.concurrency)
+        timeout = aiohttp.ClientTimeout(total=60)
         try:
-            host_questions = args.warmup + args.reps + PROFILE_QUESTIONS
-            connector = aiohttp.TCPConnector(limit=args.concurrency, force_close=False)
-            timeout = aiohttp.ClientTimeout(total=60)
             async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-                set_id = ""
-                if self.stack is not None:
-                    set_id = await upload_set(
-                        session, self.stack.info.loader, max(host_questions, args.sp_questions)
-                    )
-                for n in args.ns:
+                for index, n in enumerate(args.ns):
+                    # A fresh stack per N: the servers' memory growth is then theirs alone (a
+                    # process keeps freed memory), and no run of a smaller N is left in Redis.
+                    keep = index == len(args.ns) - 1
+                    await self._stack_up()
+                    set_id = ""
+                    if self.stack is not None:
+                        set_id = await upload_set(
+                            session, self.stack.info.loader,
+                            max(host_questions, args.sp_questions),
+                        )  # fmt: skip
                     await self.one_n(session, set_id, n, host_questions)
+                    if not keep:
+                        await self._stack_down()
             if self.stack is not None:
                 await self.hooks()
         finally:
-            if self.stack is not None:
-                self.progress.step("stopping the stack")
-                await asyncio.to_thread(self.stack.stop)
+            await self._stack_down()
             if self.redis is not None:
                 self.redis.stop()
+
+    async def _stack_up(self) -> None:
+        if self.args.skip_real or self.stack is not None:
+            return
+        self.stack = await asyncio.to_thread(StackProcess, self.placement, self.progress)
+        self.redis_url = self.stack.info.redis
+
+    async def _stack_down(self) -> None:
+        if self.stack is not None:
+            self.progress.step("stopping the stack")
+            await asyncio.to_thread(self.stack.stop)
+            self.stack = None
 
     async def one_n(
         self, session: aiohttp.ClientSession, set_id: str, n: int, host_questions: int
@@ -357,6 +371,8 @@ def summarise(n: int, bare: BareFigures, real: RealFigures | None) -> list[Resul
         out.append(
             make_result(
                 "answer_ingest", n, real.ingest_rate, bare.ingest_pipe_rate,
+                failures=real.ingest_failures,
+                note="answers refused with an error count as failures",
                 extra={"bare_awaited_rate": median(bare.ingest_await_rate)},
             )
         )  # fmt: skip
@@ -389,6 +405,7 @@ def summarise(n: int, bare: BareFigures, real: RealFigures | None) -> list[Resul
             make_result(
                 "self_paced_answers", n, [real.self_paced_rate], bare.ingest_pipe_rate,
                 extra={"answers": real.self_paced_answers,
+                       "retries_after_unavailable": real.self_paced_retries,
                        "steady_windows_median": median(real.self_paced_windows)},
             )
         )  # fmt: skip

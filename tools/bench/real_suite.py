@@ -95,12 +95,14 @@ class RealFigures:
     memory_kb_per_participant: float = 0.0
     broadcast_ms: list[float] = field(default_factory=list)
     ingest_rate: list[float] = field(default_factory=list)
+    ingest_failures: int = 0
     leaderboard_ms: list[float] = field(default_factory=list)
     cross_ms: list[float] = field(default_factory=list)
     cross_median_ms: list[float] = field(default_factory=list)
     self_paced_rate: float = 0.0
     self_paced_answers: int = 0
     self_paced_windows: list[float] = field(default_factory=list)
+    self_paced_retries: int = 0
     costs: list[CostSample] = field(default_factory=list)
     sizes: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
@@ -285,7 +287,7 @@ async def join_all(
 async def _await(
     future: asyncio.Future[float], timeout: float, what: str, fleet: Fleet, host: Fleet
 ) -> float:
-    """Wait for a phase's last frame; on timeout say what did arrive."""
+    """Wait for a phase's last frame; on timeout say what did arrive (and the errors)."""
     try:
         return await asyncio.wait_for(future, timeout)
     except TimeoutError:
@@ -293,7 +295,7 @@ async def _await(
         host_seen = {k.decode(): v for k, v in host.counts.items()}
         raise RuntimeError(
             f"{what}: timed out after {timeout:.0f}s; participants got {seen}, host got "
-            f"{host_seen}, {fleet.closed} sockets closed"
+            f"{host_seen}, {fleet.closed} sockets closed; errors: {fleet.errors[-3:]}"
         ) from None
 
 
@@ -350,12 +352,16 @@ async def host_paced(
         await quiet([fleet, joined.host_fleet])
         # Ingest: everyone answers at once.
         fleet.reset()
-        acked = fleet.expect("answer_accepted", n)
+        acked = fleet.expect(("answer_accepted", "error"), n)
         sent = time.perf_counter()
         fleet.write_all(_answer(q))
         last = await _await(acked, timeout, f"answers to {q}", fleet, joined.host_fleet)
+        accepted = fleet.counts.get(b"answer_accepted", 0)
         if measured:
-            figures.ingest_rate.append(n / (last - sent))
+            figures.ingest_rate.append(accepted / (last - sent))
+            if accepted < n:
+                figures.ingest_failures += n - accepted
+                figures.errors += fleet.errors[:2]
         figures.sizes["answer_accepted"] = fleet.average_size("answer_accepted")
         await quiet([fleet, joined.host_fleet])
         # Reveal, then the coalesced leaderboard update reaches everyone.
@@ -388,13 +394,23 @@ async def self_paced(
     answers = [_answer(i) for i in range(questions)]
     stamps: list[float] = []
 
+    retries = 0
+
     def on_frame(conn: Conn, ftype: bytes, data: bytes, start: int, end: int) -> None:
+        nonlocal retries
         if ftype == b"question":
             index = question_index(data, start, end)
             if 0 <= index < len(answers) and conn.transport is not None:
+                conn.info["q"] = index
                 conn.transport.write(answers[index])
         elif ftype == b"answer_result":
             stamps.append(time.perf_counter())
+        elif ftype == b"error" and b'"code":"unavailable"' in data[start:end]:
+            # "try again": a client retries; counted, as it costs the servers a round trip.
+            retries += 1
+            index = conn.info.get("q", -1)
+            if 0 <= index < len(answers) and conn.transport is not None:
+                conn.transport.write(answers[index])
 
     total = n * questions
     fleet.reset()
@@ -410,6 +426,9 @@ async def self_paced(
             figures.errors.append(f"self-paced: {len(stamps)}/{total} answers after {deadline}s")
             break
     fleet.hook = None
+    figures.self_paced_retries = retries
+    if retries:
+        figures.errors += fleet.errors[:2]
     if stamps:
         elapsed = stamps[-1] - started
         figures.self_paced_answers = len(stamps)

@@ -25,7 +25,8 @@ async def _serve(info_file: Path, instances: int) -> int:
     settings = Settings(
         port=0, data_dir=data_dir, log_level="WARNING", speedrun_instances=instances
     )
-    stack = Stack(settings)
+    # Services log at WARNING; their lines go to this process's output (the bench's log file).
+    stack = Stack(settings, sink=lambda name, line: print(f"{name} | {line}", file=sys.stderr))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -145,8 +145,10 @@ class Fleet:
         self.bytes = 0
         self.type_bytes: dict[bytes, int] = {}
         self.lifetime_frames = 0
+        self.errors: list[str] = []
         self.hook: FrameHook | None = None
-        self._target: tuple[bytes, int, asyncio.Future[float]] | None = None
+        self._target: tuple[frozenset[bytes], int, asyncio.Future[float]] | None = None
+        self._target_seen = 0
         self.closed = 0
         self.lost = 0
 
@@ -161,17 +163,20 @@ class Fleet:
         self.bytes = 0
         self.type_bytes = {}
 
-    def expect(self, ftype: str, count: int) -> asyncio.Future[float]:
-        """Return a future resolved with the arrival time of the ``count``-th frame of a type.
+    def expect(self, ftype: str | tuple[str, ...], count: int) -> asyncio.Future[float]:
+        """Return a future resolved with the arrival time of the ``count``-th frame of a type
+        (or of any of several types, e.g. an acknowledgement or an error).
 
         Counting starts from the current counters: call :meth:`reset` first.
         """
-        key = ftype.encode()
+        keys = frozenset(t.encode() for t in ((ftype,) if isinstance(ftype, str) else ftype))
         fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        if self.counts.get(key, 0) >= count:
-            fut.set_result(self.last.get(key, time.perf_counter()))
+        seen = sum(self.counts.get(k, 0) for k in keys)
+        if seen >= count:
+            fut.set_result(max(self.last.get(k, 0.0) for k in keys) or time.perf_counter())
         else:
-            self._target = (key, count, fut)
+            self._target = (keys, count, fut)
+            self._target_seen = seen
         return fut
 
     def on_frame(self, conn: Conn, ftype: bytes, data: bytes, start: int, end: int) -> None:
@@ -197,13 +202,17 @@ class Fleet:
             waiter, conn.waiter = conn.waiter, None
             if not waiter.done():
                 waiter.set_result(now)
+        if ftype == b"error" and len(self.errors) < 100:
+            self.errors.append(data[start:end].decode(errors="replace"))
         if self.hook is not None:
             self.hook(conn, ftype, data, start, end)
         target = self._target
-        if target is not None and ftype == target[0] and count >= target[1]:
-            self._target = None
-            if not target[2].done():
-                target[2].set_result(now)
+        if target is not None and ftype in target[0]:
+            self._target_seen += 1
+            if self._target_seen >= target[1]:
+                self._target = None
+                if not target[2].done():
+                    target[2].set_result(now)
 
     def average_size(self, ftype: str) -> int:
         """Average payload bytes of the frames of a type seen since the last reset (0: none)."""

@@ -62,7 +62,9 @@ def pip_command() -> list[str]:
 
 def run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
     """Run a command, raising BuildError with its output when it fails."""
-    result = subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
+    result: subprocess.CompletedProcess[str] = subprocess.run(  # type: ignore[call-overload]
+        command, capture_output=True, text=True, check=False, **kwargs
+    )
     if result.returncode != 0:
         raise BuildError(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
     return result
@@ -141,7 +143,9 @@ def write_zip(stage: Path, target: Path) -> None:
     """Zip ``stage`` deterministically into ``target``."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".zip.partial")
-    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+    with zipfile.ZipFile(
+        partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9
+    ) as archive:
         for path in sorted(stage.rglob("*")):
             relative = path.relative_to(stage)
             if path.is_dir() or SKIPPED_DIRS & set(relative.parts) or path.suffix == ".pyc":
@@ -168,7 +172,9 @@ def build(name: str, out_dir: Path, uv: str) -> Path:
         write_zip(stage, target)
     digest = hashlib.sha256(target.read_bytes()).hexdigest()[:16]
     size_mib = target.stat().st_size / 2**20
-    print(f"{name}: {target} ({size_mib:.1f} MiB, sha256 {digest}..., packages {', '.join(packages)})")
+    print(
+        f"{name}: {target} ({size_mib:.1f} MiB, sha256 {digest}..., packages {', '.join(packages)})"
+    )
     if size_mib > 50:
         raise BuildError(f"{target} is over Lambda's 50 MiB zipped upload limit")
     return target
@@ -177,8 +183,12 @@ def build(name: str, out_dir: Path, uv: str) -> Path:
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and build the requested zips."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", help=f"functions among {sorted(LAMBDAS)} (default: all)")
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "lambda", help="output folder")
+    parser.add_argument(
+        "names", nargs="*", help=f"functions among {sorted(LAMBDAS)} (default: all)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=REPO_ROOT / "build" / "lambda", help="output folder"
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.names) - set(LAMBDAS))
     if unknown:

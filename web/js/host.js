@@ -339,10 +339,26 @@ function onFrame(frame) {
       showFinal(frame.leaderboard);
       break;
     case "error":
-      setText(byId("h-phase"), frame.message);
+      onErrorFrame(frame);
       break;
     default:
       break;
+  }
+}
+
+let errorTimer = null;
+
+function onErrorFrame(frame) {
+  const box = byId("host-error");
+  showError(box, { message: frame.message });
+  clearTimeout(errorTimer);
+  errorTimer = setTimeout(() => clearBox(box), 8000);
+  // The command was refused: its button may be used again.
+  const buttons = { start: "start", reveal: "reveal", next: "next" };
+  if (buttons[frame.ref] && state.status !== "finished") {
+    if (frame.ref === "start") byId("start").disabled = !(state.participantCount > 0);
+    else if (frame.ref === "reveal") byId("reveal").disabled = state.phase === "revealed";
+    else byId("next").disabled = state.phase !== "revealed";
   }
 }
 
@@ -357,6 +373,8 @@ function applySnapshot(snap) {
   for (const p of snap.participants || []) state.participants.set(p.participant_id, { ...p });
   setLocked(snap.locked);
   setCount(snap.participant_count);
+  const paced = snap.mode === "host-paced" ? "host-paced" : "self-paced";
+  setText(byId("lobby-about"), `${snap.question_count} questions · ${paced}`);
   onLeaderboard(snap.leaderboard || []);
   if (snap.status === "finished") {
     showFinal(snap.leaderboard);

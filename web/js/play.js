@@ -255,8 +255,7 @@ function applySnapshot(snap) {
   }
   if (snap.current_question) {
     const q = snap.current_question;
-    const same = state.question && state.question.question_index === q.question_index;
-    showQuestion(q, { keepSelection: same && !state.answered });
+    showQuestion(q);
     if (own.answered_current) {
       state.answered = true;
       closeAnswering();
@@ -295,10 +294,14 @@ function setFeedback(kind, ...parts) {
 
 // ------------------------------------------------------------------------------- questions
 
-function showQuestion(q, { keepSelection = false } = {}) {
+function showQuestion(q) {
+  const shown = main.dataset.current === "play" && state.question;
+  const same = shown && state.question.question_index === q.question_index;
   showPlay();
   state.countdown.start(q.deadline_ms, q.time_limit_s);
-  if (keepSelection) return; // the same question after a reconnect: keep what is on screen
+  // The same question again (a snapshot or a replayed frame after a reconnect): keep what is on
+  // screen, the selection and whether it was answered.
+  if (same) return;
   state.question = q;
   state.answered = false;
   // A waiting message belongs to the last question; a result stays until the next one.

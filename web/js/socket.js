@@ -98,7 +98,10 @@ export class RunSocket {
     if (frame.type === "welcome") {
       this.welcomed = true;
       this.attempt = 0;
-      this.lastSeq = frame.seq || 0;
+      // resumed: the events after the last_seq we sent follow, so keep counting from it;
+      // otherwise the snapshot is all there is, as of its seq.
+      if (!frame.resumed || this.lastSeq === null) this.lastSeq = frame.seq || 0;
+      if (frame.snapshot && frame.snapshot.status === "finished") this.done = true;
       this.clockOffset = frame.server_time_ms - Date.now();
       this.pingSentAt = Date.now();
       this.onState("open");

@@ -121,6 +121,7 @@ def _build(state: RunState):  # type: ignore[no-untyped-def]
     )
 
 
+@settings(max_examples=50, deadline=None)
 @given(run_states())
 def test_build_archive_ranks_share_equal_scores_and_count_those_above(state: RunState) -> None:
     _, participants, _ = _build(state)
@@ -132,6 +133,7 @@ def test_build_archive_ranks_share_equal_scores_and_count_those_above(state: Run
     assert all(p.kicked for p in participants[len(staying) :])
 
 
+@settings(max_examples=50, deadline=None)
 @given(run_states())
 def test_build_archive_scores_come_from_the_leaderboard_or_the_points(state: RunState) -> None:
     _, participants, _ = _build(state)
@@ -143,6 +145,7 @@ def test_build_archive_scores_come_from_the_leaderboard_or_the_points(state: Run
         )
 
 
+@settings(max_examples=50, deadline=None)
 @given(run_states())
 def test_build_archive_question_stats_add_up(state: RunState) -> None:
     run, _, stats = _build(state)
@@ -161,6 +164,7 @@ def test_build_archive_question_stats_add_up(state: RunState) -> None:
             assert s.mean_elapsed_ms is None
 
 
+@settings(max_examples=50, deadline=None)
 @given(run_states(), st.randoms(use_true_random=False))
 def test_build_archive_ignores_input_order(state: RunState, rnd) -> None:  # type: ignore[no-untyped-def]
     first = _build(state)
@@ -169,6 +173,7 @@ def test_build_archive_ignores_input_order(state: RunState, rnd) -> None:  # typ
     assert _build(state) == first
 
 
+@settings(max_examples=50, deadline=None)
 @given(run_states())
 def test_leaderboard_from_lists_everyone_not_kicked_best_first(state: RunState) -> None:
     _, participants, _ = _build(state)
@@ -179,7 +184,7 @@ def test_leaderboard_from_lists_everyone_not_kicked_best_first(state: RunState) 
     assert [e.rank for e in board] == sorted(e.rank for e in board)
 
 
-@settings(max_examples=50)
+@settings(max_examples=50, deadline=None)
 @given(run_states())
 def test_archive_items_round_trip_with_summary_last(state: RunState) -> None:
     run, participants, stats = _build(state)

@@ -11,7 +11,7 @@ from speedrun_signon.app import create_app
 from speedrun_signon.config import Settings
 from speedrun_signon.errors import RateLimited
 
-EXAMPLES_PER_OPERATION = 25
+EXAMPLES_PER_OPERATION = 15
 
 
 def test_api_conforms_to_its_openapi_document(settings: Settings, question_set) -> None:

@@ -125,7 +125,7 @@ class RunFactory:
         keys = RunKeys(run.speedrun_id)
         pid = new_participant_id()
         record = ParticipantRecord(
-            participant_id=pid, nickname=nickname, joined_at_ms=int(time.time() * 1000)
+            participant_id=pid, nickname=nickname, joined_at_ms=int(time.time() * 1000) + len(run.participants)
         )
         pipe = self.redis.pipeline()
         pipe.hset(keys.participants, pid, record.model_dump_json())

@@ -98,6 +98,10 @@ def to_kahoot_xlsx(question_set: QuestionSet) -> bytes:
                 q.category,
             ]
         )
+    for row in sheet.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str) and cell.value.startswith("="):
+                cell.data_type = "s"  # text, not a formula
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -88,11 +87,23 @@ async def _loops_ctx(app: web.Application) -> AsyncIterator[None]:
     ]
     app[TASKS] = tasks
     yield
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await stop_tasks(tasks)
+
+
+async def stop_tasks(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel background tasks and wait for them, cancelling again if one swallowed it.
+
+    A client library may catch a cancellation on its way through (redis-py does, around a
+    connection it tears down), so a single cancel is not always the end of a loop.
+    """
+    for _ in range(5):
+        pending = [t for t in tasks if not t.done()]
+        if not pending:
+            return
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=1)
+    logger.error("background tasks did not stop", extra={"tasks": [t.get_name() for t in tasks]})
 
 
 async def _on_shutdown(app: web.Application) -> None:

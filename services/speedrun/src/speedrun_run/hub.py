@@ -210,9 +210,11 @@ class Hub:
     async def stop(self) -> None:
         """Stop listening and drop the pub/sub connection."""
         if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+            for _ in range(5):  # redis-py may swallow one cancellation
+                if self._listener.done():
+                    break
+                self._listener.cancel()
+                await asyncio.wait([self._listener], timeout=1)
         with contextlib.suppress(RedisError, RuntimeError):
             await self.pubsub.aclose()  # type: ignore[no-untyped-call]
 

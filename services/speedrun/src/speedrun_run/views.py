@@ -76,8 +76,12 @@ async def build_snapshot(
     own: OwnState | None = None
     if participant_id is None:
         records, progress, present = replies[2], replies[3], set(replies[4])
-        for pid, raw in records.items():
-            record = ParticipantRecord.model_validate_json(raw)
+        ordered = sorted(
+            (ParticipantRecord.model_validate_json(raw) for raw in records.values()),
+            key=lambda r: (r.joined_at_ms, r.participant_id),
+        )
+        for record in ordered:
+            pid = record.participant_id
             if record.kicked:
                 continue
             engine.nicknames[pid] = record.nickname

@@ -38,7 +38,7 @@ from speedrun_signon.deps import (
 )
 from speedrun_signon.errors import Forbidden, InvalidNickname, RunNotFound, StoreUnavailable
 from speedrun_signon.nicknames import NicknameError, normalise_nickname
-from speedrun_signon.ratelimit import join_key, lookup_key
+from speedrun_signon.ratelimit import RateLimits, join_key, lookup_key
 from speedrun_signon.results import read_results, results_for
 from speedrun_signon.runs import RunStore
 from speedrun_signon.selection import choose_questions, load_question_set
@@ -53,7 +53,7 @@ JoinCodePath = Annotated[
 ]
 
 
-async def _resolve(runs: RunStore, limits: LimitsDep, client: str, code: str) -> str:
+async def _resolve(runs: RunStore, limits: RateLimits, client: str, code: str) -> str:
     """Return the run holding ``code``, counting an unknown code against the client's limit."""
     key = lookup_key(client)
     await limits.lookups.check(key)
