@@ -128,9 +128,7 @@ class Web:
         """Save a full-page screenshot as test-artifacts/web/<test>-<n>-<name>.png."""
         self.shots += 1
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(
-            path=ARTIFACTS / f"{self.test_name}-{self.shots:02d}-{name}.png", full_page=True
-        )
+        page.screenshot(path=ARTIFACTS / f"{self.test_name}-{self.shots:02d}-{name}.png")
 
     def close(self) -> None:
         for context in self.contexts:

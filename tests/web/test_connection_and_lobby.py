@@ -7,7 +7,7 @@ from playwright.sync_api import WebSocketRoute, expect
 
 def test_play_resumes_with_score_when_connection_drops(web, host_creates_run, player_joins, answer):
     # GIVEN a player whose WebSocket goes through a switch the test controls
-    host, code = host_creates_run("self-paced")
+    host, code = host_creates_run("self-paced", questions=[0, 1])
     player = player_joins(code, "Robin")
     network = {"up": True}
     live: list[WebSocketRoute] = []
@@ -25,7 +25,7 @@ def test_play_resumes_with_score_when_connection_drops(web, host_creates_run, pl
     host.get_by_role("button", name="Start").click()
     answer(player)
     expect(player.locator("#feedback")).to_contain_text("Correct")
-    expect(player.locator("#q-number")).to_have_text("Question 2 of 4")
+    expect(player.locator("#q-number")).to_have_text("Question 2 of 2")
     score = player.get_by_test_id("score").inner_text()
     assert score != "0"
 
@@ -41,9 +41,9 @@ def test_play_resumes_with_score_when_connection_drops(web, host_creates_run, pl
     expect(player.locator("#conn")).to_have_attribute("data-state", "open", timeout=20_000)
     expect(player.get_by_text("Reconnecting…")).to_be_hidden()
     expect(player.get_by_test_id("score")).to_have_text(score)
-    expect(player.locator("#q-number")).to_have_text("Question 2 of 4")
+    expect(player.locator("#q-number")).to_have_text("Question 2 of 2")
     answer(player)
-    expect(player.locator("#feedback")).to_contain_text("Question 2:")
+    expect(player.get_by_text("You've answered every question!")).to_be_visible()
 
 
 def test_host_locks_joining_and_kicks_a_player(web, host_creates_run, player_joins):

@@ -3,7 +3,7 @@
 #
 # The same steps as deploy.sh, through tflocal / awslocal, with the environment "local" (resource
 # names speedrun-local-..., as the local stack and the tests use) and the terraform/envs/dev
-# composition. State lives in LocalStack's S3 under its own data dir (.terraform-local), so it
+# composition. State lives in LocalStack's S3 under its own data dir (build/terraform-local), so it
 # never touches a real backend. ECS, ElastiCache, EFS, ELBv2, CloudFront and WAF need a LocalStack
 # edition that emulates them; with the community edition terraform apply stops at the first
 # unsupported resource, which the script reports.
@@ -24,7 +24,7 @@ endpoint="${LOCALSTACK_ENDPOINT:-http://localhost:4566}"
 export AWS_REGION="$region" AWS_DEFAULT_REGION="$region"
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
 export AWS_ENDPOINT_URL="$endpoint"
-export TF_DATA_DIR="$repo_root/.terraform-local"
+export TF_DATA_DIR="$repo_root/build/terraform-local"
 
 step "checking tools"
 missing=()

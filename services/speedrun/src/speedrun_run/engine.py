@@ -837,6 +837,10 @@ class Engine:
         static = await self.require_static(speedrun_id)
         at = now if now is not None else now_ms()
         reply = await self._script("connect", speedrun_id, at, who, value)
+        if reply[0] == "unknown":
+            raise Rejected(
+                ErrorCode.INVALID_TOKEN, "no such participant in this run", CloseCode.INVALID_TOKEN
+            )
         if reply[0] == "kicked":
             raise Rejected(ErrorCode.KICKED, "removed by the host", CloseCode.KICKED)
         if static.self_paced and who != "host":

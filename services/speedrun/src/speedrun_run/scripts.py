@@ -336,7 +336,8 @@ CONNECT = r"""
 local who = ARGV[6]
 if who ~= 'host' then
   local kicked = is_kicked(who)
-  if kicked == nil or kicked then return {'kicked'} end
+  if kicked == nil then return {'unknown'} end
+  if kicked then return {'kicked'} end
 end
 local old = redis.call('HGET', PRESENCE, who)
 redis.call('HSET', PRESENCE, who, ARGV[7])
