@@ -315,13 +315,14 @@ class Bench:
     async def hooks(self) -> None:
         """The loader's parse time per format and the reporter's archive time."""
         assert self.stack is not None
-        self.progress.step("loader: parse + validate + store 1,000 questions per format")
+        size, runs = (200, 1) if self.args.quick else (1000, 5)
+        self.progress.step(f"loader: parse + validate + store {size:,} questions per format")
         try:
             from speedrun_loader import bench as loader_bench
 
-            timings = await asyncio.to_thread(loader_bench.run, 1000)
+            timings = await asyncio.to_thread(loader_bench.run, size, runs)
             for fmt, ms in timings.items():
-                self.results.append(make_result(f"loader_parse_{fmt}", 1000, [ms], None))
+                self.results.append(make_result(f"loader_parse_{fmt}", size, [ms], None))
         except Exception as exc:
             self.details["errors"].append(f"loader bench: {type(exc).__name__}: {exc}")
         info = self.stack.info

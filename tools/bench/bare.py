@@ -31,6 +31,7 @@ REDIS = web.AppKey("redis", aioredis.Redis)
 PENDING = web.AppKey("pending", list[tuple[web.WebSocketResponse, str]])
 FLUSHER = web.AppKey("flusher", list[asyncio.Task[None]])
 SIZES = web.AppKey("sizes", dict[str, int])
+REDIS_URL = web.AppKey("redis_url", str)
 
 _HASH = "bench:bare:ingest"
 
@@ -104,7 +105,7 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     # A blocking pool: at most 64 connections, and a command waits for a free one (the default
     # pool of redis-py raises once 100 are busy, which 10,000 concurrent answers would hit).
     pool = aioredis.BlockingConnectionPool.from_url(
-        app["redis_url"], max_connections=64, timeout=None
+        app[REDIS_URL], max_connections=64, timeout=None
     )
     client = aioredis.Redis(connection_pool=pool)
     app[REDIS] = client
@@ -122,7 +123,7 @@ def build_app(redis_url: str) -> web.Application:
         The aiohttp application.
     """
     app = web.Application()
-    app["redis_url"] = redis_url
+    app[REDIS_URL] = redis_url
     app[CLIENTS] = set()
     app[PENDING] = []
     app[FLUSHER] = []

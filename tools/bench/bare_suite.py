@@ -151,4 +151,5 @@ async def run_bare(
 
     fleet.close_all()
     ctl_fleet.close_all()
+    await asyncio.sleep(0.05)  # let the loop run the transports' connection_lost (closes fds)
     return figures

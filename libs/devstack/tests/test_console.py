@@ -19,6 +19,14 @@ def test_format_line_reads_json_record() -> None:
     )
 
 
+def test_format_line_reads_powertools_record() -> None:
+    line = (
+        '{"level":"INFO","location":"run:149","message":"worker polling",'
+        '"timestamp":"2026-11-29 03:16:33,475+0000","service":"reporter","queue":"q"}'
+    )
+    assert format_line(line) == ("03:16:33.475", "info", "worker polling  queue=q")
+
+
 def test_format_line_keeps_plain_text() -> None:
     assert format_line("Traceback (most recent call last):") == (
         "",

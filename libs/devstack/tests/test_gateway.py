@@ -18,10 +18,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from speedrun_devstack.gateway import GatewayConfig, build_gateway, resolve_static
-from speedrun_devstack.procs import free_port
 from yarl import URL
 
+from speedrun_devstack.gateway import GatewayConfig, build_gateway, resolve_static
+from speedrun_devstack.procs import free_port
 
 NAME = web.AppKey("name", str)
 
@@ -302,9 +302,7 @@ async def test_no_instance_answers_503(tmp_path: Path) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
     gateway = TestServer(
         build_gateway(
-            GatewayConfig(
-                web_dir=tmp_path, loader_url=dead, signon_url=dead, instance_urls=[dead]
-            )
+            GatewayConfig(web_dir=tmp_path, loader_url=dead, signon_url=dead, instance_urls=[dead])
         ),
         host="127.0.0.1",
     )

@@ -38,7 +38,10 @@ async def _wait_for_line(process: ManagedProcess, text: str) -> None:
 async def test_stop_kills_whole_group_after_deadline() -> None:
     lines: list[tuple[str, str]] = []
     process = ManagedProcess(
-        "stubborn", [sys.executable, "-c", STUBBORN], os.environ, lambda n, l: lines.append((n, l))
+        "stubborn",
+        [sys.executable, "-c", STUBBORN],
+        os.environ,
+        lambda name, line: lines.append((name, line)),
     )
     await process.start()
     await _wait_for_line(process, "ready")

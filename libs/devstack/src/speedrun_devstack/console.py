@@ -7,6 +7,7 @@ Lines that are not JSON (Redis, moto, a crash's traceback) are shown as they are
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 from typing import Any, TextIO
@@ -24,7 +25,9 @@ LEVEL_COLOURS = {
     "error": "\x1b[31m",
     "critical": "\x1b[1;31m",
 }
-_SHOWN_KEYS = frozenset({"time", "level", "service", "logger", "message", "exception"})
+_SHOWN_KEYS = frozenset(
+    {"time", "timestamp", "level", "service", "logger", "location", "message", "exception"}
+)
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 
 
@@ -52,8 +55,9 @@ def format_line(line: str) -> tuple[str, str | None, str]:
         return "", None, line
     if not isinstance(record, dict):
         return "", None, line
-    stamp = str(record.get("time", ""))
-    time_part = stamp.partition("T")[2].rstrip("Z") or stamp
+    # Ours: "2026-01-02T03:04:05.678Z"; Powertools' (the reporter): "2026-01-02 03:04:05,678+0000".
+    stamp = str(record.get("time") or record.get("timestamp") or "")
+    time_part = re.sub(r"^\S+[T ]", "", stamp).rstrip("Z").split("+")[0].replace(",", ".")
     level = str(record.get("level", "info")).lower()
     extras = " ".join(f"{k}={_value(v)}" for k, v in record.items() if k not in _SHOWN_KEYS)
     text = str(record.get("message", ""))

@@ -253,6 +253,7 @@ class Stack:
         for backend in (redis, aws):
             if backend.process:
                 self._watch(backend.process)
+                log.info("started %s (pid %s)", backend.process.name, backend.process.pid)
         log.info("Redis: %s (%s); AWS endpoint: %s (%s)", redis.url, redis.kind, aws.url, aws.kind)
         resources_made = await asyncio.to_thread(self._make_aws_resources)
         self.queue_url, self.dlq_url, self.table_name = resources_made
@@ -278,6 +279,7 @@ class Stack:
         for process in services:
             await process.start()
             self._watch(process)
+            log.info("started %s (pid %s)", process.name, process.pid)
         urls = {"loader": self.urls.loader, "signon": self.urls.signon}
         urls |= {p.name: u for p, u in zip(self.instances, self.urls.instances, strict=True)}
         await asyncio.gather(
@@ -359,6 +361,7 @@ class Stack:
         self.instances[index] = process
         await process.start()
         self._watch(process)
+        log.info("started %s again (pid %s)", process.name, process.pid)
         await self._ready_http(process, self.urls.instances[index])
 
     # -- running and stopping ------------------------------------------------------------------

@@ -102,13 +102,15 @@ class RunClient:
         """Receive the next frame; raise :class:`ClosedError` when the server closed."""
         assert self.ws is not None
         msg = await self.ws.receive(timeout=timeout)
+        if msg.type == aiohttp.WSMsgType.CLOSE:
+            # The code in the close frame: ws.close_code may say 1006 when the server has
+            # dropped the connection before this side's closing reply went out.
+            raise ClosedError(int(msg.data))
         if msg.type in (
-            aiohttp.WSMsgType.CLOSE,
             aiohttp.WSMsgType.CLOSED,
             aiohttp.WSMsgType.CLOSING,
+            aiohttp.WSMsgType.ERROR,
         ):
-            raise ClosedError(self.ws.close_code)
-        if msg.type == aiohttp.WSMsgType.ERROR:
             raise ClosedError(self.ws.close_code)
         frame = decode_server_frame(msg.data)
         self.received.append(frame)

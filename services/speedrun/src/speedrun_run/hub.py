@@ -203,8 +203,7 @@ class Hub:
         self._control = control_channel(instance_id)
 
     async def start(self) -> None:
-        """Subscribe to the control channel and start listening."""
-        await self.pubsub.subscribe(self._control)
+        """Start listening (the instance starts even while Redis is unreachable)."""
         self._listener = asyncio.create_task(self._listen(), name="hub-listener")
 
     async def stop(self) -> None:
@@ -303,6 +302,13 @@ class Hub:
     # -----------------------------------------------------------------------------------------
 
     async def _listen(self) -> None:
+        while True:
+            try:
+                await self.pubsub.subscribe(self._control)
+                break
+            except (RedisError, ConnectionError, OSError):
+                logger.warning("cannot subscribe yet; retrying")
+                await asyncio.sleep(1)
         while True:
             try:
                 message = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)

@@ -1,0 +1,90 @@
+"""Answers that must be refused and change nothing: duplicate, late, foreign, out of order."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from speedrun_protocol.frames import (
+    AnswerFrame,
+    AnswerResultFrame,
+    ErrorFrame,
+    QuestionFrame,
+    StartFrame,
+)
+from speedrun_protocol.state import RunKeys
+from speedrun_run.client import RunClient
+from speedrun_testkit import wait_until
+
+
+def answers_and_score(redis_url: str, speedrun_id: str, pid: str) -> tuple[int, float | None]:
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    keys = RunKeys(speedrun_id)
+    return r.hlen(keys.answers), r.zscore(keys.scores, pid)
+
+
+async def test_duplicate_foreign_and_out_of_order_answers_are_refused(
+    pair, runs, make_client, redis_url
+) -> None:
+    a, b = pair
+    run = runs.create("self-paced", count=3)
+    other = runs.create("self-paced", count=3)
+    ann_id = run.pids[0]
+    host = make_client(a, run.host_token)
+    ann = make_client(b, run.participants[ann_id])
+    await host.connect()
+    await ann.connect()
+    await host.send(StartFrame())
+    await ann.expect(QuestionFrame)
+    await ann.send(AnswerFrame(question_index=0, selected=[0]))
+    await ann.expect(AnswerResultFrame)
+    await ann.expect(QuestionFrame)
+    before = answers_and_score(redis_url, run.speedrun_id, ann_id)
+    cases = [
+        (AnswerFrame(question_index=0, selected=[1]), "already_answered"),  # duplicate
+        (AnswerFrame(question_index=2, selected=[2]), "question_not_open"),  # out of order
+        (AnswerFrame(question_index=7, selected=[0]), "question_not_open"),  # not in this run
+        (AnswerFrame(question_index=1, selected=[5]), "invalid_answer"),  # no such option
+        (AnswerFrame(question_index=1, selected=[1, 1]), "invalid_answer"),
+    ]
+    for frame, code in cases:
+        await ann.send(frame)
+        error = await ann.expect(ErrorFrame)
+        assert (error.code, error.ref) == (code, "answer")
+    assert answers_and_score(redis_url, run.speedrun_id, ann_id) == before
+    # a participant of another run (still in its lobby) cannot answer anything here or there
+    stranger = make_client(a, other.participants[other.pids[0]])
+    await stranger.connect()
+    await stranger.send(AnswerFrame(question_index=1, selected=[1]))
+    assert (await stranger.expect(ErrorFrame)).code in ("wrong_state", "question_not_open")
+    assert answers_and_score(redis_url, run.speedrun_id, ann_id) == before
+    # the host cannot answer
+    await host.send(AnswerFrame(question_index=1, selected=[1]))
+    assert (await host.expect(ErrorFrame)).code == "forbidden"
+
+
+async def test_late_answer_is_refused_with_deadline_passed(settings, runs, session, redis_url):  # type: ignore[no-untyped-def]
+    # GIVEN one instance whose scheduler is too slow to time the question out first
+    from aiohttp.test_utils import TestServer
+
+    from speedrun_run.app import build_app
+
+    slow = settings.model_copy(update={"scheduler_interval_s": 600.0})
+    server = TestServer(build_app(slow), host="127.0.0.1")
+    await server.start_server()
+    try:
+        run = runs.create("self-paced", time_limit_s=1)
+        url = str(server.make_url("/speedrun"))
+        host = RunClient(session, url, run.host_token)
+        ann = RunClient(session, url, run.participants[run.pids[0]])
+        await host.connect()
+        await ann.connect()
+        await host.send(StartFrame())
+        q0 = await ann.expect(QuestionFrame)
+        wait_until(lambda: time.time() * 1000 > q0.question.deadline_ms + 20, timeout=3)
+        await ann.send(AnswerFrame(question_index=0, selected=[0]))
+        assert (await ann.expect(ErrorFrame)).code == "deadline_passed"
+        assert answers_and_score(redis_url, run.speedrun_id, run.pids[0]) == (0, 0)
+    finally:
+        await server.close()

@@ -1,0 +1,77 @@
+"""Summaries, the table, latest.json, the charts and profile summaries."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from tools.bench.profiler import summarise
+from tools.bench.results import make_result, median, percentile, table, write_charts, write_json
+
+KEYS = {"name", "n", "value", "unit", "baseline", "ratio", "target", "met"}
+
+
+def test_percentile_interpolates_between_ranks() -> None:
+    assert median([3.0, 1.0, 2.0]) == 2.0
+    assert percentile([0.0, 10.0], 99) == 9.9
+    assert math.isnan(median([]))
+
+
+def test_make_result_judges_a_time_against_its_baseline_ratio() -> None:
+    result = make_result("question_broadcast", 1000, [12.0, 10.0, 11.0], [10.0, 10.0])
+    assert result.value == 11.0
+    assert result.baseline == 10.0
+    assert result.ratio == 1.1
+    assert result.target == 1.0
+    assert result.met is False
+    assert result.reps == 3
+
+
+def test_make_result_judges_a_rate_by_its_value_and_failures() -> None:
+    assert make_result("self_paced_answers", 200, [6000.0], [9000.0]).met is True
+    assert make_result("self_paced_answers", 200, [4000.0], [9000.0]).met is False
+    joins = make_result("joins", 200, [900.0], [1000.0], failures=2)
+    assert joins.met is False
+    assert joins.extra["failures"] == 2
+
+
+def test_write_json_writes_a_list_with_the_issue_keys(tmp_path: Path) -> None:
+    results = [
+        make_result("answer_ingest", 1000, [700.0], [1000.0]),
+        make_result("loader_parse_csv", 1000, [12.5], None),
+    ]
+    write_json(results, tmp_path / "latest.json")
+    data = json.loads((tmp_path / "latest.json").read_text())
+    assert isinstance(data, list)
+    assert all(KEYS <= set(row) for row in data)
+    assert data[0]["met"] is True
+    assert data[1]["baseline"] is None
+    assert "answer_ingest" in table(results)
+
+
+def test_write_charts_draws_one_png_per_figure(tmp_path: Path) -> None:
+    results = [
+        make_result("question_broadcast", 1000, [12.0], [10.0]),
+        make_result("question_broadcast", 5000, [60.0], [50.0]),
+        make_result("memory_per_participant", 1000, [20.0], [10.0]),
+    ]
+    written = write_charts(results, tmp_path)
+    assert sorted(p.name for p in written) == [
+        "memory_per_participant.png",
+        "question_broadcast.png",
+    ]
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in written)
+
+
+def test_summarise_ranks_self_and_our_inclusive_time(tmp_path: Path) -> None:
+    raw = tmp_path / "profile.txt"
+    raw.write_text(
+        "main (speedrun_run/__main__.py:10);answer (speedrun_run/engine.py:5);"
+        "execute (redis/client.py:3) 30\n"
+        "main (speedrun_run/__main__.py:10);send (aiohttp/web_ws.py:9) 70\n"
+    )
+    summary = summarise(raw)
+    assert summary.samples == 100
+    assert summary.self_top[0] == ("send (aiohttp/web_ws.py)", 70.0)
+    assert summary.inclusive_top == [("answer (speedrun_run/engine.py)", 30.0)]
