@@ -76,6 +76,12 @@ test-integration: sync ## Cross-service suites under tests/ (end-to-end, browser
 	@echo "==> cross-service suites"
 	@$(PY) -m pytest tests --ignore=tests/terraform -q
 
+test-web: sync ## Browser tests only (Debian chromium + Playwright); screenshots in test-artifacts/web
+	@$(PY) -m pytest tests/web -q
+
+test-e2e: sync ## End-to-end tests only (the make run stack, bots, both modes, an instance killed)
+	@$(PY) -m pytest tests/e2e -q
+
 lint: sync ## ruff check, ruff format --check, mypy (strict on libs/protocol)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
