@@ -147,8 +147,13 @@ async def play_run(
     time_limit_s: int = 10,
     seed: int = 11,
     finish_timeout_s: float = 120.0,
+    until: Callable[[HostSession, BotsProgress], Awaitable[bool]] | None = None,
 ) -> Played:
-    """Play one self-paced run of ``participants`` bots and sleepers; ``fault`` runs halfway."""
+    """Play one self-paced run of ``participants`` bots and sleepers; ``fault`` runs halfway.
+
+    The run is played to its end, unless ``until`` is given: then it is played until ``until``
+    returns, and ``finished`` says what it returned.
+    """
     bots = participants - sleepers
     qset = question_set(time_limit_s)
     question_count = len(qset["questions"])
@@ -190,9 +195,15 @@ async def play_run(
             await _until(lambda: progress.answers_sent >= half, 60, "half the answers")
             watch.mark_fault()
             await fault()
-            await host.wait_finished(finish_timeout_s)
-            finished = True
-            reports = await asyncio.wait_for(playing, 60)
+            if until is None:
+                await host.wait_finished(finish_timeout_s)
+                finished = True
+                reports = await asyncio.wait_for(playing, 60)
+            else:
+                finished = await until(host, progress)
+                for socket in progress.sockets:
+                    await socket.stop()
+                reports = await asyncio.wait_for(playing, 30)
         finally:
             watching.cancel()
             playing.cancel()
@@ -208,10 +219,18 @@ async def play_run(
 
 
 async def _until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    if not await holds_within(predicate, timeout):
+        raise TimeoutError(f"no {what} after {timeout}s")
+
+
+async def holds_within(predicate: Callable[[], bool], timeout: float) -> bool:
+    """Poll ``predicate`` until it holds (True) or ``timeout`` seconds pass (False)."""
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while True:
+        if predicate():
+            return True
         if time.monotonic() > deadline:
-            raise TimeoutError(f"no {what} after {timeout}s")
+            return False
         await asyncio.sleep(0.05)
 
 
@@ -282,7 +301,10 @@ def tally(played: Played, archive: Archive, items: list[dict[str, Any]]) -> Tall
         count.duplicated += len(indexes) - len(set(indexes))
         if participant.score != sum(a.points for a in participant.answers):
             count.duplicated += 1
-            count.problems.append(f"{participant.nickname}: score is not the sum of its points")
+            points = [(a.question_index, a.points, a.timed_out) for a in participant.answers]
+            count.problems.append(
+                f"{participant.nickname}: score {participant.score} but answers {points}"
+            )
         for answer in participant.answers:
             limit_ms = questions[answer.question_index].time_limit_s * 1000
             count.timed_out += answer.timed_out

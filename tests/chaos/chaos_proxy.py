@@ -77,6 +77,7 @@ class RedisProxy:
         self._call(self._cut())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+        self._loop.close()
 
     async def _listen(self) -> None:
         if self._server is None:

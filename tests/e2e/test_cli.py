@@ -29,13 +29,12 @@ QUESTION_SET = {
 }
 
 
-def _speedrun(*args: str, url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [SPEEDRUN, *args, "--url", url], capture_output=True, text=True, timeout=180, check=False
-    )
+def _speedrun(*args: str, url: str | None = None) -> subprocess.CompletedProcess[str]:
+    command = [SPEEDRUN, *args, *(("--url", url) if url else ())]
+    return subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
 
 
-async def _host_self_paced(url: str, set_id: str, bots: Path) -> tuple[dict[str, Any], str]:
+async def _host_self_paced(url: str, set_id: str) -> tuple[dict[str, Any], str]:
     async with SpeedrunApi(url) as api, aiohttp.ClientSession() as session:
         created = await api.create_run(set_id, "self-paced", time_limit_s=10)
         host = HostSession(api, session, created)
@@ -64,14 +63,14 @@ def test_cli_uploads_plays_with_bots_and_exports_results(stack: Stack, tmp_path:
     path = tmp_path / "cli-set.json"
     path.write_text(json.dumps(QUESTION_SET))
 
-    checked = _speedrun("check", str(path), url=url)
+    checked = _speedrun("check", str(path))
     assert checked.returncode == 0, checked.stderr
     uploaded = _speedrun("upload", str(path), url=url)
     assert uploaded.returncode == 0, uploaded.stderr
     set_id = uploaded.stdout.split()[-1]
     assert set_id.startswith("qs_")
 
-    created, bots_output = asyncio.run(_host_self_paced(url, set_id, path))
+    created, bots_output = asyncio.run(_host_self_paced(url, set_id))
     assert "summary" in bots_output
 
     exported = _speedrun(

@@ -111,6 +111,7 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     app[REDIS] = client
     yield
     await client.aclose()
+    await pool.aclose()  # a pool passed in is not closed by the client
 
 
 def build_app(redis_url: str) -> web.Application:

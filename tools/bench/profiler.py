@@ -117,7 +117,5 @@ def summarise(path: Path, top: int = 12) -> Summary:
 
     # Inclusive time is ranked over our own functions (speedrun_*): the outer frames of the
     # process and the event loop are on nearly every stack and say nothing.
-    ours = Counter(
-        {k: v for k, v in inclusive.items() if "speedrun_" in k and "__main__" not in k}
-    )
+    ours = Counter({k: v for k, v in inclusive.items() if "speedrun_" in k and "__main__" not in k})
     return Summary(total, ranked(self_counts), ranked(ours))

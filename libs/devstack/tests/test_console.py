@@ -41,6 +41,7 @@ def test_console_prefixes_name_and_hides_lower_levels() -> None:
     console.log("signon", '{"time":"2026-01-02T03:04:05.678Z","level":"debug","message":"x"}')
     console.log("signon", '{"time":"2026-01-02T03:04:05.678Z","level":"info","message":"up"}')
     console.log("redis", "Ready to accept connections")
+    console.log("moto", '127.0.0.1 - - "POST / HTTP/1.1" 200 -')
     assert stream.getvalue().splitlines() == [
         "signon     | 03:04:05.678 INFO  up",
         "redis      | Ready to accept connections",

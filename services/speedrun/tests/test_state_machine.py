@@ -15,7 +15,13 @@ from typing import Any
 import hypothesis.strategies as st
 import pytest
 from hypothesis import HealthCheck, settings
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 from redis.asyncio import Redis
 
 from speedrun_protocol.errors import ErrorCode
@@ -44,6 +50,7 @@ def build_machine(redis_url: str, runs: Any) -> type[RuleBasedStateMachine]:
             self.best: dict[str, float] = {}
             self.last_seq = 0
             self.refusals: list[ErrorCode] = []
+            self.steps = 0
 
         def go(self, coro: Any) -> Any:
             return self.loop.run_until_complete(coro)
@@ -69,10 +76,16 @@ def build_machine(redis_url: str, runs: Any) -> type[RuleBasedStateMachine]:
         def live(self) -> list[str]:
             return [p for p in self.run_.pids if p not in self.kicked]
 
-        @initialize(mode=st.sampled_from(["self-paced", "host-paced"]), n=st.integers(1, 3))
-        def create(self, mode: str, n: int) -> None:
+        @initialize(
+            mode=st.sampled_from(["self-paced", "host-paced"]),
+            n=st.integers(1, 3),
+            started=st.sampled_from([True, True, True, False]),
+        )
+        def create(self, mode: str, n: int, started: bool) -> None:
             names = tuple(f"p{i}" for i in range(n))
             self.run_ = runs.create(mode, nicknames=names, count=QUESTIONS, time_limit_s=LIMIT_S)
+            if started:
+                self.go(self.engine.start(self.sid, now=self.now))
 
         @rule()
         def join(self) -> None:
@@ -109,9 +122,38 @@ def build_machine(redis_url: str, runs: Any) -> type[RuleBasedStateMachine]:
         def start(self) -> None:
             self.attempt(self.engine.start(self.sid, now=self.now))
 
+        def open_question(self, pid: str) -> tuple[int, int] | None:
+            """The question open for ``pid`` and its deadline, if any."""
+            meta = self.meta()
+            raw = self.go(self.redis.hget(RunKeys(self.sid).progress, pid))
+            progress = ParticipantProgress.model_validate_json(raw) if raw else None
+            if progress is not None and progress.deadline_ms is not None:
+                assert progress.current_question is not None
+                return progress.current_question, progress.deadline_ms
+            if meta.get("phase") == "question" and "question_deadline_ms" in meta:
+                return int(meta["current_question"]), int(meta["question_deadline_ms"])
+            return None
+
+        @rule(i=st.integers(0, 9), right=st.booleans(),
+              picks=st.sets(st.integers(0, 3), min_size=1, max_size=3))
+        def answer(self, i: int, right: bool, picks: set[int]) -> None:
+            pid = self.run_.pids[i % len(self.run_.pids)]
+            found = self.open_question(pid)
+            if found is None:
+                return
+            q = found[0]
+            static = self.go(self.engine.static(self.sid))
+            chosen = list(static.questions[q].correct) if right else sorted(picks)
+            self.attempt(self.engine.answer(self.sid, pid, q, chosen, self.now))
+
+        @rule(i=st.integers(0, 9), right=st.booleans())
+        def answer_again(self, i: int, right: bool) -> None:
+            """Answering is most of a game: a second rule makes it as likely as it should be."""
+            self.answer(i, right, {3})
+
         @rule(i=st.integers(0, 9), q=st.integers(0, QUESTIONS - 1),
               picks=st.sets(st.integers(0, 3), min_size=1, max_size=3))
-        def answer(self, i: int, q: int, picks: set[int]) -> None:
+        def answer_any(self, i: int, q: int, picks: set[int]) -> None:
             pid = self.run_.pids[i % len(self.run_.pids)]
             self.attempt(self.engine.answer(self.sid, pid, q, sorted(picks), self.now))
 
@@ -119,16 +161,10 @@ def build_machine(redis_url: str, runs: Any) -> type[RuleBasedStateMachine]:
         def late_answer(self, i: int, over: int) -> None:
             pid = self.run_.pids[i % len(self.run_.pids)]
             keys = RunKeys(self.sid)
-            meta = self.meta()
-            raw = self.go(self.redis.hget(keys.progress, pid))
-            progress = ParticipantProgress.model_validate_json(raw) if raw else None
-            if progress is not None and progress.deadline_ms is not None:
-                q, deadline = progress.current_question, progress.deadline_ms
-            elif "question_deadline_ms" in meta:
-                q, deadline = int(meta["current_question"]), int(meta["question_deadline_ms"])
-            else:
+            found = self.open_question(pid)
+            if found is None:
                 return
-            assert q is not None
+            q, deadline = found
             before = self.go(self.redis.hlen(keys.answers))
             try:
                 self.go(self.engine.answer(self.sid, pid, q, [0], deadline + over))
@@ -154,6 +190,7 @@ def build_machine(redis_url: str, runs: Any) -> type[RuleBasedStateMachine]:
         def reveal(self) -> None:
             self.attempt(self.engine.reveal(self.sid, now=self.now))
 
+        @precondition(lambda self: not self.kicked)
         @rule(i=st.integers(0, 9))
         def kick(self, i: int) -> None:
             pid = self.run_.pids[i % len(self.run_.pids)]
@@ -163,6 +200,7 @@ def build_machine(redis_url: str, runs: Any) -> type[RuleBasedStateMachine]:
             except Rejected as exc:
                 assert exc.code in (ErrorCode.UNKNOWN_PARTICIPANT, ErrorCode.WRONG_STATE)
 
+        @precondition(lambda self: self.steps >= 25)
         @rule()
         def end(self) -> None:
             self.attempt(self.engine.end(self.sid, now=self.now))
@@ -171,6 +209,7 @@ def build_machine(redis_url: str, runs: Any) -> type[RuleBasedStateMachine]:
 
         @invariant()
         def sequence_numbers_strictly_increase(self) -> None:
+            self.steps += 1
             if self.run_ is None:
                 return
             keys = RunKeys(self.sid)
@@ -228,7 +267,7 @@ def test_engine_state_machine_keeps_its_invariants(redis_url: str, runs: Any) ->
     machine = build_machine(redis_url, runs)
     machine.TestCase.settings = settings(
         max_examples=25,
-        stateful_step_count=30,
+        stateful_step_count=40,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow],
     )

@@ -167,11 +167,11 @@ async def test_aiohttp_client_can_read_what_the_bare_server_sends(redis_url: str
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     try:
-        async with aiohttp.ClientSession() as session:
-            async with session.ws_connect(f"http://127.0.0.1:{port}/ws") as ws:
-                await ws.send_str('{"type":"hello","size":300}')
-                welcome = await ws.receive_str(timeout=5)
-                assert len(welcome) == 300
-                assert '"type":"welcome"' in welcome
+        url = f"http://127.0.0.1:{port}/ws"
+        async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+            await ws.send_str('{"type":"hello","size":300}')
+            welcome = await ws.receive_str(timeout=5)
+            assert len(welcome) == 300
+            assert '"type":"welcome"' in welcome
     finally:
         await runner.cleanup()

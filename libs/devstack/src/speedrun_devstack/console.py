@@ -72,7 +72,11 @@ class Console:
     """Writes the stack's log lines and messages to a stream, one whole line at a time."""
 
     def __init__(
-        self, stream: TextIO | None = None, colour: bool | None = None, level: str = "INFO"
+        self,
+        stream: TextIO | None = None,
+        colour: bool | None = None,
+        level: str = "INFO",
+        quiet: frozenset[str] = frozenset({"moto"}),
     ) -> None:
         """Make a console.
 
@@ -80,10 +84,13 @@ class Console:
             stream: Where to write; stdout by default.
             colour: Force colours on or off; on when the stream is a terminal by default.
             level: JSON lines below this level are not shown.
+            quiet: Processes whose plain (non-JSON) lines are shown only at DEBUG: moto's
+                server logs every request it answers, and the reporter polls it all the time.
         """
         self.stream = stream or sys.stdout
         self.colour = self.stream.isatty() if colour is None else colour
         self.min_level = LEVELS.get(level.lower(), 20)
+        self.quiet = quiet
         self._names: dict[str, str] = {}
         self._width = 10
         self._lock = threading.Lock()
@@ -100,6 +107,8 @@ class Console:
         """Show one output line of the process ``name``."""
         time_part, level, text = format_line(line)
         if level is not None and LEVELS.get(level, 20) < self.min_level:
+            return
+        if level is None and name in self.quiet and self.min_level > LEVELS["debug"]:
             return
         prefix = self._name(name) + self._paint(" | ", DIM)
         if level is not None:

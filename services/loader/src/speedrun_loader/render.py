@@ -129,8 +129,10 @@ def to_gift(question_set: QuestionSet) -> bytes:
     lines: list[str] = ["// written by speedrun-loader", ""]
     category: str | None = None
     for number, q in enumerate(question_set.questions, start=1):
-        if q.category and q.category != category:
-            lines += [f"$CATEGORY: $course$/top/{q.category.replace('/', '//')}", ""]
+        if q.category != category:
+            # A category applies until the next $CATEGORY; "top" alone means none.
+            path = "/" + q.category.replace("/", "//") if q.category else ""
+            lines += [f"$CATEGORY: $course$/top{path}", ""]
             category = q.category
         if q.multi:
             weight = f"{100 / len(q.correct):.5f}".rstrip("0").rstrip(".")

@@ -45,6 +45,15 @@ from speedrun_protocol.frames import (
 COMMAND_TIMEOUT_S = 30.0
 
 
+class CommandRefused(Exception):
+    """The server refused a host command with an error frame (e.g. start with nobody joined)."""
+
+    def __init__(self, error: ErrorFrame) -> None:
+        """Keep the error frame."""
+        super().__init__(f"{error.code}: {error.message}")
+        self.error = error
+
+
 @dataclass
 class HostView:
     """What the host knows of the run, from the frames so far."""
@@ -64,7 +73,7 @@ class HostView:
     leaderboard: list[LeaderboardEntry] = field(default_factory=list)
     last_distribution: Distribution | None = None
     end_reason: str | None = None
-    errors: list[str] = field(default_factory=list)
+    errors: list[ErrorFrame] = field(default_factory=list)
 
     def apply(self, frame: BaseModel) -> None:
         """Update the view with one frame."""
@@ -115,7 +124,7 @@ class HostView:
                 self.status, self.phase, self.end_reason = "finished", "finished", frame.reason
                 self.leaderboard = list(frame.leaderboard)
             case ErrorFrame():
-                self.errors.append(f"{frame.code}: {frame.message}")
+                self.errors.append(frame)
             case _:
                 pass
 
@@ -177,8 +186,9 @@ class HostSession:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise TimeoutError(f"no {what} after {timeout:.0f}s (view: {self.view})")
+            wait = min(remaining, 0.5)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.5))
+                await asyncio.wait_for(self._changed.wait(), wait)
 
     async def command(
         self,
@@ -199,21 +209,28 @@ class HostSession:
             left = deadline - loop.time()
             if left <= 0:
                 raise TimeoutError(f"no {what} after {timeout:.0f}s (view: {self.view})")
-            return left
+            return min(left, 0.5)
 
+        kind = frame.model_dump().get("type")
         while not done(self.view):
             if self.socket.finished or (self._task is not None and self._task.done()):
                 raise ConnectionError(f"the run's connection ended before {what}")
             if not self.socket.connected:
+                wait = remaining()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.socket.welcomed.wait(), min(remaining(), 0.5))
+                    await asyncio.wait_for(self.socket.welcomed.wait(), wait)
                 continue
             connection = self.socket.connections
+            errors = len(self.view.errors)
             if not await self.socket.send(frame):
                 continue
             while not done(self.view) and self.socket.connections == connection:
+                refused = [e for e in self.view.errors[errors:] if e.ref == kind]
+                if refused:
+                    raise CommandRefused(refused[0])
+                wait = remaining()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), min(remaining(), 0.5))
+                    await asyncio.wait_for(self._changed.wait(), wait)
 
     async def start(self) -> None:
         """Start the run."""

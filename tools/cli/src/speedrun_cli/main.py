@@ -11,7 +11,7 @@ import contextlib
 import json
 import sys
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -25,7 +25,7 @@ from rich.table import Table
 
 from speedrun_cli.bots import BotReport, BotsProgress, answer_key, run_bots
 from speedrun_cli.client import ApiError, SpeedrunApi
-from speedrun_cli.host import HostSession
+from speedrun_cli.host import CommandRefused, HostSession, HostView
 from speedrun_protocol.frames import (
     AnswerProgressFrame,
     ErrorFrame,
@@ -180,10 +180,11 @@ def _stdin_lines(loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str]:
     return queue
 
 
-def _host_printer(session_view: dict[str, HostSession]) -> Any:
+def _host_printer(current: Callable[[], HostView]) -> Callable[[BaseModel], None]:
+    """Print what a host should see of each frame (a plain terminal view)."""
+
     def show(frame: BaseModel) -> None:
-        host = session_view["host"]
-        view = host.view
+        view = current()
         match frame:
             case ParticipantJoinedFrame():
                 out.print(f"  + {frame.nickname} ({frame.participant_count} in the run)")
@@ -207,7 +208,7 @@ def _host_printer(session_view: dict[str, HostSession]) -> Any:
                 out.print(_board(view.leaderboard, "leaderboard", limit=5))
             case RunFinishedFrame():
                 out.print(_board(frame.leaderboard, f"final results ({frame.reason})", 20))
-            case ErrorFrame():
+            case ErrorFrame() if frame.ref not in ("start", "next", "reveal", "end"):
                 err.print(f"[red]{frame.code}[/red]: {frame.message}")
             case _:
                 pass
@@ -223,23 +224,28 @@ async def _host(url: str, set_id: str, mode: Mode, time_limit: int | None) -> No
         out.print(f"  join code [bold cyan]{created['join_code']}[/bold cyan]")
         out.print(f"  players open {created['join_url']}")
         out.print(f"  run id {created['speedrun_id']}")
-        holder: dict[str, HostSession] = {}
-        host = HostSession(api, session, created, on_frame=_host_printer(holder))
-        holder["host"] = host
-        await host.connect()
+        hosting = HostSession(api, session, created, on_frame=_host_printer(lambda: hosting.view))
+        await hosting.connect()
         lines = _stdin_lines(asyncio.get_running_loop())
         out.print("Waiting for players. Press Enter to start.")
-        await lines.get()
-        await host.start()
+        while hosting.view.status == "lobby":
+            if await lines.get() == "\x04":
+                raise typer.Exit(1)
+            try:
+                await hosting.start()
+            except CommandRefused as exc:
+                err.print(f"not started: {exc.error.message}. Press Enter to try again.")
         if mode is Mode.SELF_PACED:
             out.print("Type 'end' and Enter to end the run early.")
-            await _watch_self_paced(host, lines)
+            await _watch_self_paced(hosting, lines)
         else:
             out.print("Enter: reveal the answer / open the next question. 'end' ends the run.")
-            await _drive_host_paced(host, lines)
-        await host.wait_finished(30)
-        await host.close()
-        out.print(f"results: speedrun results {host.speedrun_id} --format csv --token {host.token}")
+            await _drive_host_paced(hosting, lines)
+        await hosting.wait_finished(30)
+        await hosting.close()
+        out.print(
+            f"results: speedrun results {hosting.speedrun_id} --format csv --token {hosting.token}"
+        )
 
 
 async def _watch_self_paced(host: HostSession, lines: asyncio.Queue[str]) -> None:
@@ -266,10 +272,13 @@ async def _drive_host_paced(host: HostSession, lines: asyncio.Queue[str]) -> Non
         if line in ("end", "\x04"):
             await host.end()
             return
-        if host.view.phase in ("question", "closed"):
-            await host.reveal()
-        else:
-            await host.next()
+        try:
+            if host.view.phase in ("question", "closed"):
+                await host.reveal()
+            else:
+                await host.next()
+        except CommandRefused as exc:
+            err.print(f"refused: {exc.error.message}")
 
 
 @app.command()
@@ -305,7 +314,8 @@ def _progress_table(progress: BotsProgress, questions: int) -> Table:
 
 def _summary(reports: list[BotReport]) -> Table:
     table = Table(title="summary")
-    for column in ("rank", "nickname", "style", "score", "correct", "answered", "reconnects"):
+    columns = ("rank", "nickname", "style", "score", "correct", "answered", "reconnects", "errors")
+    for column in columns:
         table.add_column(column, justify="left" if column in ("nickname", "style") else "right")
     ordered = sorted(reports, key=lambda r: (r.rank or 10**9, -r.score, r.nickname))
     for report in ordered:
@@ -318,6 +328,7 @@ def _summary(reports: list[BotReport]) -> Table:
             str(correct),
             str(len(report.results)),
             str(report.reconnects),
+            ", ".join(sorted(set(report.errors))),
         )
     return table
 

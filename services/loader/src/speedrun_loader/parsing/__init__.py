@@ -113,10 +113,11 @@ def _read(
         raise _invalid("line 1", "the file is named .json but is not JSON")
     if hint in (None, "csv") and looks_like_csv(text):
         return "csv", read_csv(text)
-    if hint in (None, "gift") and looks_like_gift(text):
-        return "gift", read_gift(text)
+    # Aiken before GIFT: an Aiken question may contain braces, a GIFT file has no ANSWER: line.
     if hint in (None, "aiken") and looks_like_aiken(text):
         return "aiken", read_aiken(text)
+    if hint in (None, "gift") and looks_like_gift(text):
+        return "gift", read_gift(text)
     if hint in (None, "yaml"):
         try:
             document = load_yaml(text)
