@@ -185,7 +185,13 @@ async def play_run(
         watching = asyncio.create_task(watch.run())
         finished = False
         try:
-            await asyncio.wait_for(joined.wait(), 120)
+            joining = asyncio.create_task(joined.wait())
+            await asyncio.wait({joining, playing}, timeout=120, return_when=asyncio.FIRST_COMPLETED)
+            joining.cancel()
+            if playing.done():
+                playing.result()  # a bot could not join: say why
+            if not joined.is_set():
+                raise TimeoutError("the bots did not all join within 120 s")
             await host.wait_for(
                 lambda v: v.participant_count >= participants, 60, "everyone in the lobby"
             )

@@ -461,6 +461,12 @@ def closing_note(results: list[Result], details: dict[str, Any]) -> str:
         for profile in details["profiles"].get(f"{key}-n{r.n}", []):
             lines.append(f"  - profile of pid {profile['pid']} ({profile['file']}):")
             lines += [f"    {line}" for line in profile["summary"]]
+    errors = list(details.get("errors", []))
+    for n, per_n in details.get("per_n", {}).items():
+        errors += [f"N={n}: {e}" for e in per_n.get("real", {}).get("errors", [])[:5]]
+    if errors:
+        lines += ["", "## Errors", ""]
+        lines += [f"- {e}" for e in errors]
     return "\n".join(lines) + "\n"
 
 

@@ -263,11 +263,18 @@ def write_charts(results: Sequence[Result], folder: Path) -> list[Path]:
         has_base = any(r.baseline is not None for r in rows)
         width = 0.38 if has_base else 0.6
         measured = [r.value for r in rows]
+        ours = [x - width / 2 if has_base else x for x in xs]
+        # The tail (p99 of a time, p1 of a rate) as a whisker from the median.
+        tails = [r.p99 if r.p99 is not None and not math.isnan(r.p99) else r.value for r in rows]
+        low = [max(0.0, v - t) for v, t in zip(measured, tails, strict=True)]
+        high = [max(0.0, t - v) for v, t in zip(measured, tails, strict=True)]
         ax.bar(
-            [x - width / 2 if has_base else x for x in xs],
+            ours,
             measured,
             width,
-            label="speedrun",
+            yerr=[low, high],
+            capsize=4,
+            label="speedrun (median, whisker: p99 / p1)",
             color="#3b6fb6",
         )
         if has_base:
@@ -284,7 +291,7 @@ def write_charts(results: Sequence[Result], folder: Path) -> list[Path]:
                 ax.axhline(tgt.bound, color="#c0392b", linestyle="--", label=f"target {tgt.text}")
             else:
                 bounds = [(r.baseline or 0) * tgt.bound for r in rows]
-                ax.scatter(xs, bounds, marker="_", s=900, color="#c0392b", label=tgt.text)
+                ax.scatter(ours, bounds, marker="_", s=900, color="#c0392b", label=tgt.text)
         ax.set_xticks(xs, labels)
         ax.set_ylabel(rows[0].unit)
         ax.set_title(spec.title if spec else name, fontsize=10)

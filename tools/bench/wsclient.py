@@ -235,7 +235,7 @@ class Fleet:
         self.conns = []
 
 
-class HandshakeError(Exception):
+class HandshakeError(ConnectionError):
     """The server refused the WebSocket upgrade."""
 
 

@@ -20,7 +20,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from yarl import URL
 
-from speedrun_devstack.gateway import GatewayConfig, build_gateway, resolve_static
+from speedrun_devstack.gateway import GatewayConfig, InstancePool, build_gateway, resolve_static
 from speedrun_devstack.procs import free_port
 
 NAME = web.AppKey("name", str)
@@ -314,3 +314,30 @@ async def test_no_instance_answers_503(tmp_path: Path) -> None:
         assert raised.value.status == 503
     finally:
         await gateway.close()
+
+
+async def test_health_checks_take_instance_out_and_back() -> None:
+    status = web.AppKey("status", list)
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({}, status=request.app[status][0])
+
+    app = web.Application()
+    app[status] = [503]
+    app.router.add_get("/healthz", healthz)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    pool = InstancePool.of([str(server.make_url("")), f"http://127.0.0.1:{free_port()}"])
+    try:
+        async with aiohttp.ClientSession() as session:
+            await pool.check(session)
+            # One failed check is not enough; a refused port is.
+            assert [i.healthy for i in pool.instances] == [True, False]
+            await pool.check(session)
+            assert [i.healthy for i in pool.instances] == [False, False]
+            app[status][0] = 200
+            await pool.check(session)
+            assert [i.healthy for i in pool.instances] == [True, False]
+            assert pool.order()[0] is pool.instances[0]
+    finally:
+        await server.close()

@@ -34,7 +34,7 @@ class MakeRun:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             self.lines.append(line.rstrip("\n"))
-            if "speedrun is running" in line:
+            if "Ctrl-C stops everything" in line:  # the last line of the banner
                 self.ready.set()
         self.ready.set()
 

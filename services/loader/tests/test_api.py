@@ -70,9 +70,7 @@ def test_list_and_read_after_upload(client: TestClient, upload: Callable[..., An
 
 def test_read_unknown_or_malformed_id_answers_404(client: TestClient) -> None:
     for question_set_id in ("qs_" + "a" * 26, "qs_x", "qs_%2E%2E", "%2E%2E"):
-        assert_error(
-            client.get(f"/question-sets/{question_set_id}"), 404, "question_set_not_found"
-        )
+        assert_error(client.get(f"/question-sets/{question_set_id}"), 404, "question_set_not_found")
     assert client.get("/question-sets/..%2F..%2Fetc%2Fpasswd").status_code == 404
 
 
@@ -112,9 +110,7 @@ def test_upload_empty_file_answers_422(upload: Callable[..., Any]) -> None:
 def test_upload_too_large_answers_413(tmp_path: Any) -> None:
     settings = Settings(QUESTION_SET_DIR=tmp_path, MAX_UPLOAD_BYTES=1000)
     with TestClient(create_app(settings)) as client:
-        response = client.post(
-            "/question-set-upload", files={"file": ("q.csv", CSV + b"x" * 2000)}
-        )
+        response = client.post("/question-set-upload", files={"file": ("q.csv", CSV + b"x" * 2000)})
 
     assert_error(response, 413, "upload_too_large")
 
@@ -123,7 +119,7 @@ def test_upload_streamed_past_the_limit_answers_413(tmp_path: Any) -> None:
     settings = Settings(QUESTION_SET_DIR=tmp_path, MAX_UPLOAD_BYTES=1000)
     boundary = "b0und"
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"q.csv\"\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="q.csv"\r\n'
         f"\r\n{'x' * 200_000}\r\n--{boundary}--\r\n"
     ).encode()
 
@@ -143,7 +139,9 @@ def test_upload_streamed_past_the_limit_answers_413(tmp_path: Any) -> None:
 
 
 def test_upload_wrong_content_type_answers_415(client: TestClient) -> None:
-    response = client.post("/question-set-upload", content=CSV, headers={"content-type": "text/csv"})
+    response = client.post(
+        "/question-set-upload", content=CSV, headers={"content-type": "text/csv"}
+    )
 
     assert_error(response, 415, "unsupported_media_type")
 

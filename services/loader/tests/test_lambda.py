@@ -50,9 +50,7 @@ def get_event(path: str) -> dict[str, Any]:
     return event
 
 
-def test_handler_stores_base64_multipart_upload(
-    lambda_module: ModuleType, tmp_path: Path
-) -> None:
+def test_handler_stores_base64_multipart_upload(lambda_module: ModuleType, tmp_path: Path) -> None:
     response = lambda_module.handler(upload_event(), LambdaContext())
 
     assert response["statusCode"] == 201, response

@@ -99,7 +99,11 @@ def test_parse_gift_reads_the_multiple_choice_subset() -> None:
     assert (q2.text, q2.correct) == ("Which are\nnoble gases?", [0, 1])
     assert (q3.options, q3.correct) == (["True", "False"], [0])
     assert (q4.text, q4.correct) == ("2 + 2 = 5?", [1])
-    assert (q5.text, q5.correct, q5.category) == ("Pi is about _____ to two decimals.", [0], "Maths")
+    assert (q5.text, q5.correct, q5.category) == (
+        "Pi is about _____ to two decimals.",
+        [0],
+        "Maths",
+    )
     assert any("feedback" in warning for warning in result.warnings)
 
 
@@ -119,9 +123,7 @@ def test_parse_gift_detected_without_extension() -> None:
         ("Just some text, no answers.", "description"),
     ],
 )
-def test_parse_gift_other_question_types_are_refused_by_name(
-    question: str, construct: str
-) -> None:
+def test_parse_gift_other_question_types_are_refused_by_name(question: str, construct: str) -> None:
     data = f"Good? {{=yes ~no}}\n\n// comment\n{question}\n".encode()
 
     with pytest.raises(QuestionSetInvalid) as exc:
@@ -133,17 +135,21 @@ def test_parse_gift_other_question_types_are_refused_by_name(
 
 
 def test_parse_gift_errors_carry_lines() -> None:
-    data = b"""Unclosed {
+    data = (
+        b"""Unclosed {
 =a
 ~b
 
 Long option? {
   =ok
-  ~""" + b"x" * 201 + b"""
+  ~"""
+        + b"x" * 201
+        + b"""
 }
 
 No right answer? {~a ~b}
 """
+    )
     with pytest.raises(QuestionSetInvalid) as exc:
         parse_upload(data, "q.gift", None)
 

@@ -1,4 +1,4 @@
-"""schemathesis against the app's own OpenAPI document, in process: no 5xx, answers as documented."""
+"""schemathesis against the app's OpenAPI document, in process: no 5xx, answers as documented."""
 
 from __future__ import annotations
 

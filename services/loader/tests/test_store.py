@@ -10,11 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from speedrun_protocol.questions import StoredQuestionSet
 
 from speedrun_loader import store as store_module
 from speedrun_loader.parsing import ParseResult, parse_upload
 from speedrun_loader.store import QuestionSetStore, read_question_set
+from speedrun_protocol.questions import StoredQuestionSet
 
 
 def parsed(title: str) -> ParseResult:

@@ -13,7 +13,7 @@ from speedrun_loader.parsing import ParseLimits, parse_upload
 
 CSV_GOOD = (
     "Question,Answer 1,Answer 2,Answer 3,Answer 4,Time limit,Correct answers,Category\n"
-    'Capital of Peru?,Lima,Quito,,,30,1,geography\n'
+    "Capital of Peru?,Lima,Quito,,,30,1,geography\n"
     '"Which are even, exactly?",2,3,4,,,"1,3",maths\n'
 )
 
@@ -39,7 +39,7 @@ def kahoot_workbook(rows: list[list[object]], preamble: bool = True) -> bytes:
             "Answer 2 - max 75 characters",
             "Answer 3 - max 75 characters",
             "Answer 4 - max 75 characters",
-            "Time limit (sec) – 5, 10, 20, 30, 60, 90, 120, or 240 secs",
+            "Time limit (sec) \u2013 5, 10, 20, 30, 60, 90, 120, or 240 secs",
             "Correct answer(s) - choose at least one",
         ]
     )

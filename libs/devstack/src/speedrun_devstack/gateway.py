@@ -55,6 +55,11 @@ PRETTY_PAGES = {"": "index.html", "host": "host.html", "join": "join.html", "pla
 UNSENDABLE_CLOSE_CODES = frozenset({1005, 1006, 1015})
 """Close codes that describe a close and may never be sent in a close frame."""
 
+HEALTH_TIMEOUT_S = 3.0
+"""How long a health check waits for ``/healthz``."""
+UNHEALTHY_THRESHOLD = 2
+"""Failed health checks in a row that take an instance out of the rotation."""
+
 
 @dataclass
 class Instance:
@@ -62,6 +67,8 @@ class Instance:
 
     url: str
     healthy: bool = True
+    failed_checks: int = 0
+    """Health checks failed in a row."""
     connections: int = 0
     """WebSocket connections routed to it so far."""
     active: int = 0
@@ -93,16 +100,27 @@ class InstancePool:
         return [i for i in rotated if i.healthy] + [i for i in rotated if not i.healthy]
 
     async def check(self, session: aiohttp.ClientSession) -> None:
-        """Mark each instance healthy or not by its ``/healthz``."""
+        """Mark each instance healthy or not by its ``/healthz``.
+
+        Like the load balancer's health check: unhealthy after :data:`UNHEALTHY_THRESHOLD`
+        failures in a row (a slow answer on a busy machine is not a dead instance), healthy
+        again after one success. A refused connection marks it unhealthy at once (see
+        :func:`_connect_upstream`).
+        """
 
         async def probe(instance: Instance) -> None:
             try:
                 async with session.get(
-                    f"{instance.url}/healthz", timeout=aiohttp.ClientTimeout(total=2.0)
+                    f"{instance.url}/healthz",
+                    timeout=aiohttp.ClientTimeout(total=HEALTH_TIMEOUT_S),
                 ) as resp:
-                    instance.healthy = resp.status == 200
+                    ok = resp.status == 200
+            except aiohttp.ClientConnectorError:
+                ok, instance.failed_checks = False, UNHEALTHY_THRESHOLD
             except (aiohttp.ClientError, TimeoutError):
-                instance.healthy = False
+                ok = False
+            instance.failed_checks = 0 if ok else instance.failed_checks + 1
+            instance.healthy = instance.failed_checks < UNHEALTHY_THRESHOLD
 
         await asyncio.gather(*(probe(i) for i in self.instances))
 
@@ -292,7 +310,7 @@ async def _connect_upstream(
                 status=exc.status,
             )
         except (aiohttp.ClientConnectorError, TimeoutError):
-            instance.healthy = False
+            instance.healthy, instance.failed_checks = False, UNHEALTHY_THRESHOLD
             continue
         instance.connections += 1
         return instance, upstream

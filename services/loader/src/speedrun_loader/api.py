@@ -6,21 +6,23 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from speedrun_protocol.errors import ErrorBody
-from speedrun_protocol.questions import MAX_TITLE, QuestionSetSummary, StoredQuestionSet
 from starlette.concurrency import run_in_threadpool
 
 from speedrun_loader.deps import SettingsDep, StoreDep
 from speedrun_loader.models import Health, UploadResult
 from speedrun_loader.parsing import parse_upload
 from speedrun_loader.uploads import read_upload
+from speedrun_protocol.errors import ErrorBody
+from speedrun_protocol.questions import MAX_TITLE, QuestionSetSummary, StoredQuestionSet
 
 log = logging.getLogger(__name__)
-router = APIRouter()
 
 
 def _error(description: str) -> dict[str, Any]:
     return {"model": ErrorBody, "description": description}
+
+
+router = APIRouter(responses={500: _error("Unexpected; the details are in the service's log.")})
 
 
 _UPLOAD_BODY: dict[str, Any] = {

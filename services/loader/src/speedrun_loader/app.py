@@ -7,8 +7,6 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from speedrun_protocol.errors import ErrorDetail, error_body
-from speedrun_protocol.logs import configure_logging
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from speedrun_loader.api import router
@@ -24,6 +22,8 @@ from speedrun_loader.errors import (
     UploadTooLarge,
 )
 from speedrun_loader.store import QuestionSetStore
+from speedrun_protocol.errors import ErrorDetail, error_body
+from speedrun_protocol.logs import configure_logging
 
 log = logging.getLogger(__name__)
 

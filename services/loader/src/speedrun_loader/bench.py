@@ -11,11 +11,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from speedrun_protocol.questions import Question, QuestionSet
-
 from speedrun_loader.parsing import parse_upload
 from speedrun_loader.render import FILE_NAMES, WRITERS
 from speedrun_loader.store import QuestionSetStore
+from speedrun_protocol.questions import Question, QuestionSet
 
 RUNS = 5
 

@@ -8,9 +8,9 @@ from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from speedrun_protocol.questions import MAX_QUESTIONS
 
 from speedrun_loader.parsing import ParseLimits
+from speedrun_protocol.questions import MAX_QUESTIONS
 
 MIB = 1024 * 1024
 

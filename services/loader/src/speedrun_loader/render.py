@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 
 import yaml
+
 from speedrun_protocol.questions import QuestionSet, SourceFormat
 
 _GIFT_SPECIAL = "\\~=#{}:"
@@ -26,7 +27,8 @@ def to_canonical_json(question_set: QuestionSet) -> bytes:
 def to_yaml(question_set: QuestionSet) -> bytes:
     """The canonical model as YAML."""
     document = question_set.model_dump(mode="json", exclude_defaults=True)
-    return yaml.safe_dump(document, allow_unicode=True, sort_keys=False).encode()
+    text: str = yaml.safe_dump(document, allow_unicode=True, sort_keys=False)
+    return text.encode()
 
 
 def to_mc_speedrun_json(question_set: QuestionSet) -> bytes:
@@ -48,8 +50,13 @@ def to_csv(question_set: QuestionSet, delimiter: str = ",") -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
     writer.writerow(
-        ["Question", *(f"Answer {n}" for n in range(1, 7)), "Time limit", "Correct answers"]
-        + ["Category"]
+        [
+            "Question",
+            *(f"Answer {n}" for n in range(1, 7)),
+            "Time limit",
+            "Correct answers",
+            "Category",
+        ]
     )
     for q in question_set.questions:
         answers = [*q.options, *[""] * (6 - len(q.options))]
@@ -73,15 +80,20 @@ def to_kahoot_xlsx(question_set: QuestionSet) -> bytes:
     sheet = workbook.active
     assert sheet is not None
     sheet.append([None, "Quiz template"])
-    sheet.append([None, "Add questions, at least two answer alternatives, time limit and "
-                  "choose correct answers (at least one)."])
+    sheet.append(
+        [
+            None,
+            "Add questions, at least two answer alternatives, time limit and "
+            "choose correct answers (at least one).",
+        ]
+    )
     sheet.append([])
     sheet.append(
         [
             None,
             "Question - max 120 characters",
             *(f"Answer {n} - max 75 characters" for n in range(1, 7)),
-            "Time limit (sec) – 5, 10, 20, 30, 60, 90, 120, or 240 secs",
+            "Time limit (sec) \u2013 5, 10, 20, 30, 60, 90, 120, or 240 secs",
             "Correct answer(s) - choose at least one",
             "Category",
         ]

@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
-from speedrun_protocol.ids import is_question_set_id, new_question_set_id
-from speedrun_protocol.questions import QuestionSetSummary, StoredQuestionSet
 
 from speedrun_loader.errors import QuestionSetNotFound
 from speedrun_loader.parsing import ParseResult
+from speedrun_protocol.ids import is_question_set_id, new_question_set_id
+from speedrun_protocol.questions import QuestionSetSummary, StoredQuestionSet
 
 log = logging.getLogger(__name__)
 

@@ -571,7 +571,7 @@ class Engine:
             (status, phase, current, opened, deadline), raw_progress, exists = await pipe.execute()
         if status != "running" or current is None or int(current) != index:
             raise Rejected(ErrorCode.QUESTION_NOT_OPEN, "that question is not open")
-        if phase != "question":
+        if phase != "question" or now > int(deadline):
             raise Rejected(ErrorCode.DEADLINE_PASSED, "answering has closed")
         if exists:
             raise Rejected(ErrorCode.ALREADY_ANSWERED, "the first answer stands")

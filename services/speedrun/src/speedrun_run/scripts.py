@@ -223,7 +223,7 @@ local pid, q = ARGV[6], ARGV[7]
 local m = redis.call('HMGET', META, 'status', 'phase', 'current_question',
                      'question_deadline_ms', 'participant_count')
 if m[1] ~= 'running' or m[2] ~= 'question' or m[3] ~= q then return {'not_open'} end
--- mutated
+if tonumber(NOW) > tonumber(m[4]) then return {'late'} end
 local kicked = is_kicked(pid)
 if kicked == nil then return {'unknown'} end
 if kicked then return {'kicked'} end

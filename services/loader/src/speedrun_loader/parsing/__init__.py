@@ -10,9 +10,6 @@ from __future__ import annotations
 import codecs
 from pathlib import PureWindowsPath
 
-from speedrun_protocol.errors import ErrorDetail
-from speedrun_protocol.questions import SourceFormat
-
 from speedrun_loader.errors import QuestionSetInvalid, UnknownFormat
 from speedrun_loader.parsing.aiken import looks_like_aiken, read_aiken
 from speedrun_loader.parsing.common import Collected, ParseLimits, ParseResult, finish
@@ -27,6 +24,8 @@ from speedrun_loader.parsing.structured import (
 )
 from speedrun_loader.parsing.tabular import looks_like_csv, read_csv
 from speedrun_loader.parsing.xlsx import ZIP_MAGIC, read_xlsx
+from speedrun_protocol.errors import ErrorDetail
+from speedrun_protocol.questions import SourceFormat
 
 __all__ = [
     "ParseLimits",

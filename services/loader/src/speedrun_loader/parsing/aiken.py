@@ -93,9 +93,7 @@ def _finish(pending: _Pending, answer: str, line: int, collected: Collected) -> 
         fields["correct"] = correct
     else:
         reported.add("correct")
-    collected.drafts.append(
-        Draft(fields=fields, locate=_locator(pending, line), reported=reported)
-    )
+    collected.drafts.append(Draft(fields=fields, locate=_locator(pending, line), reported=reported))
 
 
 def _locator(pending: _Pending, answer_line: int) -> Any:

@@ -16,6 +16,8 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
+
+from speedrun_loader.errors import QuestionSetInvalid
 from speedrun_protocol.errors import ErrorDetail
 from speedrun_protocol.questions import (
     MAX_QUESTIONS,
@@ -25,8 +27,6 @@ from speedrun_protocol.questions import (
     SourceFormat,
     Title,
 )
-
-from speedrun_loader.errors import QuestionSetInvalid
 
 MAX_REPORTED_PROBLEMS = 200
 """Past this many problems the report ends with a count: a garbage file must not make a huge
@@ -177,8 +177,7 @@ def finish(
         problems.append(
             ErrorDetail(
                 location=drafts[limits.max_questions].locate(()),
-                message=f"too many questions: {len(drafts)}, the limit is "
-                f"{limits.max_questions}",
+                message=f"too many questions: {len(drafts)}, the limit is {limits.max_questions}",
             )
         )
         drafts = drafts[: limits.max_questions]

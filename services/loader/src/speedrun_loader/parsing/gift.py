@@ -298,9 +298,9 @@ def _category(path: str) -> str | None:
 def _locator(first_line: int, block_line: int, option_lines: list[int], category_line: int) -> Any:
     def locate(loc: Loc) -> str:
         head = loc[0] if loc else None
-        if head == "options" and len(loc) > 1 and isinstance(loc[1], int):
-            if loc[1] < len(option_lines):
-                return f"line {option_lines[loc[1]]}"
+        index = loc[1] if head == "options" and len(loc) > 1 else None
+        if isinstance(index, int) and index < len(option_lines):
+            return f"line {option_lines[index]}"
         if head in ("options", "correct"):
             return f"line {block_line}"
         if head == "category" and category_line:

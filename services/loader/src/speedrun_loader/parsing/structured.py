@@ -17,7 +17,12 @@ STORED_ONLY_KEYS = ("id", "created_at", "source_format", "warnings")
 """Keys of a stored set (``GET /question-sets/{id}``): ignored, so a download can be uploaded
 again. The server makes a new id."""
 
-_MC_FIELDS = {"question": "text", "options": "options", "answers": "correct", "category": "category"}
+_MC_FIELDS = {
+    "question": "text",
+    "options": "options",
+    "answers": "correct",
+    "category": "category",
+}
 _MC_KEYS = {model: original for original, model in _MC_FIELDS.items()}
 
 

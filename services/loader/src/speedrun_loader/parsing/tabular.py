@@ -14,12 +14,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from speedrun_loader.parsing.common import Collected, Draft, Loc
 from speedrun_protocol.questions import MAX_OPTIONS
 
-from speedrun_loader.parsing.common import Collected, Draft, Loc
-
 HEADER_SEARCH_ROWS = 30
-_TAIL = r"(\s*[-–—(:].*)?"
+_TAIL = r"(\s*[-\u2013\u2014(:].*)?"  # a hyphen, en or em dash, bracket or colon
 _COLUMN_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("question", re.compile(rf"^question{_TAIL}$")),
     ("answer", re.compile(rf"^(?:answer|option)\s*([1-9]){_TAIL}$")),

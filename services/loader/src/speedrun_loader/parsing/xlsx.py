@@ -36,12 +36,12 @@ def read_xlsx(data: bytes, limits: ParseLimits) -> Collected:
             io.BytesIO(data), read_only=True, data_only=True, keep_links=False
         )
     # openpyxl raises many kinds of errors on a damaged workbook; all mean "not readable".
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         collected.problem("file", f"not a readable xlsx workbook ({_root_cause(exc)})")
         return collected
     try:
         sheets = [(sheet.title, _sheet_rows(sheet)) for sheet in workbook.worksheets]
-    except Exception as exc:  # noqa: BLE001 - same reason as above, for lazily read sheets
+    except Exception as exc:
         collected.problem("file", f"not a readable xlsx workbook ({_root_cause(exc)})")
         return collected
     finally:

@@ -1,0 +1,1 @@
+"""Sample question sets shipped with the loader (``make run`` loads ``sample.json``)."""
