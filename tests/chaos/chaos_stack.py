@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 from chaos_proxy import RedisProxy
 
 from speedrun_devstack.procs import ManagedProcess
 from speedrun_devstack.stack import BackgroundStack, Stack
 from speedrun_testkit import RedisServer
+
+SETTLE_BURST = 100
+"""Concurrent health checks per service when settling its Redis pool."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,33 @@ class Chaos:
             self.stack.reporter = new
 
         self.background.call(restart(), timeout=30)
+
+    def settle_redis_clients(self, timeout: float = 30.0) -> None:
+        """After a Redis outage: use up the services' stale pooled connections.
+
+        Sign-on and the instances answer one request per pooled connection that died with
+        Redis with a 503 before they reconnect it (see ``test_redis_faults``); bursts of health
+        checks go through those connections so the next test starts with working pools.
+        """
+        urls = [*self.stack.urls.instances, self.stack.urls.signon]
+        deadline = time.monotonic() + timeout
+
+        async def burst(client: httpx.AsyncClient) -> bool:
+            replies = await asyncio.gather(
+                *(client.get(f"{url}/healthz") for url in urls for _ in range(SETTLE_BURST)),
+                return_exceptions=True,
+            )
+            return all(isinstance(r, httpx.Response) and r.status_code == 200 for r in replies)
+
+        async def settle() -> None:
+            limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
+            async with httpx.AsyncClient(timeout=10, limits=limits) as client:
+                while not await burst(client):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError("the services did not recover from the Redis outage")
+                    await asyncio.sleep(0.1)
+
+        asyncio.run(settle())
 
     def ensure_instances(self) -> None:
         """Start again any speedrun instance a test left stopped."""

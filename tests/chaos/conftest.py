@@ -125,9 +125,12 @@ def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
 @pytest.fixture
 def healthy(chaos: Chaos) -> Iterator[Chaos]:
     """The stack, whole again after the test: Redis reachable, every instance running."""
+    cuts, redis_pid = chaos.proxy.cuts, chaos.redis.proc and chaos.redis.proc.pid
     yield chaos
     if chaos.proxy.is_cut:
         chaos.proxy.restore()
     if chaos.redis.proc is None:
         chaos.redis.start()
     chaos.ensure_instances()
+    if chaos.proxy.cuts != cuts or chaos.redis.proc.pid != redis_pid:
+        chaos.settle_redis_clients()

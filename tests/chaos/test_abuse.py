@@ -246,6 +246,7 @@ async def test_replayed_token_replaces_the_older_socket(
     first_close = await first.receive_close()
     with Redis.from_url(healthy.redis_direct_url, decode_responses=True) as redis:
         presence = redis.hgetall(RunKeys(lobby["speedrun_id"]).presence)
+    await first.close()
     await second.close()
     row.lost = row.duplicated = row.late = 0
     row.details = {"older_socket_closed_with": first_close, "live_connections": len(presence)}

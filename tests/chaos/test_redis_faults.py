@@ -12,6 +12,7 @@ import asyncio
 import time
 
 import aiohttp
+import httpx
 import pytest
 from chaos_game import holds_within, play_run, tally, timed, wait_archived
 from chaos_stack import Chaos, ChaosSize
@@ -75,6 +76,43 @@ async def test_healthz_turns_503_while_redis_is_unreachable(
     }
     row.lost = row.duplicated = row.late = 0
     assert gateway_marked
+
+
+STALE_POOL_BUG = (
+    "sign-on and speedrun: after a Redis outage each pooled connection that died with it fails "
+    "its next command once (sign-on 503 'Connection closed by server.', speedrun 'unavailable' "
+    "+ 1013) instead of being reconnected and retried"
+)
+BURST = 60
+
+
+@pytest.mark.xfail(reason=STALE_POOL_BUG, strict=True)
+async def test_services_answer_at_once_when_redis_returns(
+    healthy: Chaos, chaos_record: object
+) -> None:
+    stack = healthy.stack
+    row = chaos_record(  # type: ignore[operator]
+        "requests right after Redis returns", f"{BURST} concurrent requests per service",
+        "Redis cut, restored, then a burst",
+    )  # fmt: skip
+    urls = [f"{u}/healthz" for u in [*stack.urls.instances, stack.urls.signon]]
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
+    async with httpx.AsyncClient(timeout=10, limits=limits) as client:
+
+        async def burst() -> list[int]:
+            replies = await asyncio.gather(*(client.get(u) for u in urls for _ in range(BURST)))
+            return [r.status_code for r in replies]
+
+        assert set(await burst()) == {200}  # every pool now holds about BURST connections
+        healthy.proxy.cut()
+        await _wait_statuses(stack.urls.instances, 503, UNHEALTHY_WITHIN_S)
+        healthy.proxy.restore()
+        await _wait_statuses([stack.urls.signon, *stack.urls.instances], 200, RECOVERED_WITHIN_S)
+        statuses = await burst()
+    failed = len([s for s in statuses if s != 200])
+    row.lost = row.duplicated = row.late = 0
+    row.details = {"requests": len(statuses), "failed_after_recovery": failed}
+    assert failed == 0
 
 
 async def test_redis_cut_for_3s_mid_run_recovers_without_double_counting(

@@ -173,7 +173,9 @@ async def _authenticated(url: str, token: str) -> RawSocket:
     sock = await RawSocket.open(url)
     await sock.send_text(json.dumps({"type": "hello", "token": token}))
     first = await sock.receive()
-    assert first.opcode == TEXT and json.loads(first.payload)["type"] == "welcome", first
+    if first.opcode != TEXT or json.loads(first.payload)["type"] != "welcome":
+        await sock.close()
+        raise AssertionError(f"no welcome: {first}")
     return sock
 
 
@@ -196,11 +198,16 @@ def target(healthy: Chaos, size: ChaosSize) -> Iterator[Target]:
     instances = [_ws_url(u) for u in stack.urls.instances]
 
     async def connect() -> list[RawSocket]:
-        return list(
-            await asyncio.gather(
-                *(_authenticated(instances[i % 2], t) for i, t in enumerate(tokens))
-            )
+        opened = await asyncio.gather(
+            *(_authenticated(instances[i % 2], t) for i, t in enumerate(tokens)),
+            return_exceptions=True,
         )
+        good = [s for s in opened if isinstance(s, RawSocket)]
+        failed = [s for s in opened if not isinstance(s, RawSocket)]
+        if failed:
+            await asyncio.gather(*(s.close() for s in good))
+            raise failed[0]
+        return good
 
     sockets = loop.call(connect())
     try:

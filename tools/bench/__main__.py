@@ -463,7 +463,10 @@ def closing_note(results: list[Result], details: dict[str, Any]) -> str:
             lines += [f"    {line}" for line in profile["summary"]]
     errors = list(details.get("errors", []))
     for n, per_n in details.get("per_n", {}).items():
-        errors += [f"N={n}: {e}" for e in per_n.get("real", {}).get("errors", [])[:5]]
+        real = per_n.get("real", {})
+        errors += [f"N={n}: {e}" for e in real.get("errors", [])[:5]]
+        for text, count in sorted(real.get("error_frames", {}).items(), key=lambda kv: -kv[1]):
+            errors.append(f"N={n}: {count:,} error frames `{text}`")
     if errors:
         lines += ["", "## Errors", ""]
         lines += [f"- {e}" for e in errors]

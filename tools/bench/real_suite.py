@@ -19,6 +19,8 @@ Per N, one host-paced run and one self-paced run, each with all N participants:
 from __future__ import annotations
 
 import asyncio
+import random
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +34,7 @@ from tools.bench.system import cpu_seconds, rss_bytes
 from tools.bench.wsclient import Conn, Fleet, client_frame, connect, question_index
 
 WS_PATH = "/speedrun"
+_RETRYABLE = re.compile(rb'"code":"(unavailable|rate_limited)"')
 
 
 @dataclass
@@ -106,6 +109,15 @@ class RealFigures:
     costs: list[CostSample] = field(default_factory=list)
     sizes: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    error_frames: dict[str, int] = field(default_factory=dict)
+    """Error frames the servers sent, by message, counted."""
+
+    def count_errors(self, fleet: Fleet) -> None:
+        """Add the fleet's error frames (since its last reset) to :attr:`error_frames`."""
+        for text in fleet.errors:
+            key = text[:200]
+            self.error_frames[key] = self.error_frames.get(key, 0) + 1
+        fleet.errors.clear()
 
 
 def bench_question_set(count: int) -> dict[str, Any]:
@@ -361,7 +373,7 @@ async def host_paced(
             figures.ingest_rate.append(accepted / (last - sent))
             if accepted < n:
                 figures.ingest_failures += n - accepted
-                figures.errors += fleet.errors[:2]
+        figures.count_errors(fleet)
         figures.sizes["answer_accepted"] = fleet.average_size("answer_accepted")
         await quiet([fleet, joined.host_fleet])
         # Reveal, then the coalesced leaderboard update reaches everyone.
@@ -395,6 +407,13 @@ async def self_paced(
     stamps: list[float] = []
 
     retries = 0
+    loop = asyncio.get_running_loop()
+    jitter = random.Random(n)
+
+    def retry(conn: Conn) -> None:
+        index = conn.info.get("q", -1)
+        if 0 <= index < len(answers) and conn.transport is not None:
+            conn.transport.write(answers[index])
 
     def on_frame(conn: Conn, ftype: bytes, data: bytes, start: int, end: int) -> None:
         nonlocal retries
@@ -405,12 +424,14 @@ async def self_paced(
                 conn.transport.write(answers[index])
         elif ftype == b"answer_result":
             stamps.append(time.perf_counter())
-        elif ftype == b"error" and b'"code":"unavailable"' in data[start:end]:
-            # "try again": a client retries; counted, as it costs the servers a round trip.
+        elif ftype == b"error" and (
+            b'"code":"unavailable"' in data[start:end]
+            or b'"code":"rate_limited"' in data[start:end]
+        ):
+            # "Try again": a client retries after a short random pause (an immediate retry
+            # would only add to the load that refused it); counted in the results.
             retries += 1
-            index = conn.info.get("q", -1)
-            if 0 <= index < len(answers) and conn.transport is not None:
-                conn.transport.write(answers[index])
+            loop.call_later(0.05 + 0.1 * jitter.random(), retry, conn)
 
     total = n * questions
     fleet.reset()
@@ -427,8 +448,7 @@ async def self_paced(
             break
     fleet.hook = None
     figures.self_paced_retries = retries
-    if retries:
-        figures.errors += fleet.errors[:2]
+    figures.count_errors(fleet)
     if stamps:
         elapsed = stamps[-1] - started
         figures.self_paced_answers = len(stamps)

@@ -45,9 +45,9 @@ variable "question_set_mount_path" {
 }
 
 variable "max_upload_bytes" {
-  description = "MAX_UPLOAD_BYTES for the loader, or null for its built-in default. API Gateway caps a Lambda payload at 6 MB anyway."
+  description = "MAX_UPLOAD_BYTES for the loader, or null for its built-in default (5 MiB). The file reaches Lambda base64-encoded within a 6 MB payload, so about 4.4 MB is the most that gets through: 4 MiB keeps the loader's own clear 413."
   type        = number
-  default     = null
+  default     = 4194304
 }
 
 variable "log_level" {
