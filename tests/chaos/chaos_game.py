@@ -49,7 +49,7 @@ STYLES = (
 
 def question_set(time_limit_s: int) -> dict[str, Any]:
     """A small set; the sleepy question has a short limit so the run does not wait long."""
-    questions = [
+    questions: list[dict[str, Any]] = [
         {"text": "2 + 2?", "options": ["3", "4", "5"], "correct": [1]},
         {"text": "Capital of Italy?", "options": ["Rome", "Oslo"], "correct": [0]},
         {"text": "Which are even?", "options": ["2", "3", "4"], "correct": [0, 2]},
@@ -327,8 +327,8 @@ def tally(played: Played, archive: Archive, items: list[dict[str, Any]]) -> Tall
             if result.timed_out:
                 continue
             count.acknowledged += 1
-            answer = answers.get(index)
-            if answer is None or answer.timed_out or answer.selected != sorted(result.selected):
+            kept = answers.get(index)
+            if kept is None or kept.timed_out or kept.selected != sorted(result.selected):
                 count.lost += 1
                 count.problems.append(f"{report.nickname} q{index} acknowledged but not archived")
     for sleeper in played.sleepers:

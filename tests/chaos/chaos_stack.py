@@ -86,7 +86,7 @@ class Chaos:
     @property
     def redis_direct_url(self) -> str:
         """Redis itself, not through the proxy (for the test's own reads)."""
-        return self.redis.url
+        return str(self.redis.url)
 
     def restart_reporter(self, sig: int = signal.SIGKILL) -> None:
         """Stop the reporter worker with ``sig`` and start a new one."""

@@ -84,7 +84,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 @pytest.fixture(scope="session")
 def size(pytestconfig: pytest.Config) -> ChaosSize:
     """The scenarios' size for this session."""
-    return FULL if pytestconfig.getoption("--chaos-full") else SMALL
+    return FULL if pytestconfig.getoption("--chaos-full", default=False) else SMALL
 
 
 @pytest.fixture

@@ -60,7 +60,7 @@ async def _join(chaos: Chaos, code: str, nickname: str) -> dict[str, Any]:
 
 
 def _origin(chaos: Chaos) -> str:
-    return chaos.stack.urls.gateway
+    return str(chaos.stack.urls.gateway)
 
 
 async def _hello(chaos: Chaos, token: str, origin: str | None = None) -> RawSocket:
@@ -91,7 +91,7 @@ async def _error_code(sock: RawSocket) -> str | None:
             return f"close {frame.close_code}"
         body = json.loads(frame.payload)
         if body["type"] in ("error", "pong"):
-            return body.get("code")
+            return str(body["code"]) if body.get("code") else None
 
 
 async def _welcomed(sock: RawSocket) -> None:

@@ -199,7 +199,7 @@ async def test_redis_restart_with_data_loss_is_reported_to_every_client(
             host_close=host.socket.close_code,
             still_connected=progress.connected + host.socket.connected,
         )
-        return host.view.status == "finished"
+        return bool(host.view.status == "finished")
 
     played = await play_run(
         stack, size.participants, fault, time_limit_s=size.time_limit_s, until=everyone_told

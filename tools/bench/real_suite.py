@@ -424,14 +424,14 @@ async def self_paced(
                 conn.transport.write(answers[index])
         elif ftype == b"answer_result":
             stamps.append(time.perf_counter())
-        elif ftype == b"error" and (
-            b'"code":"unavailable"' in data[start:end]
-            or b'"code":"rate_limited"' in data[start:end]
-        ):
-            # "Try again": a client retries after a short random pause (an immediate retry
-            # would only add to the load that refused it); counted in the results.
+            conn.info["backoff"] = 0.05
+        elif ftype == b"error" and _RETRYABLE.search(data, start, end):
+            # "Try again": a client retries after a random pause that doubles while it is
+            # refused (immediate retries would only feed the overload that refused it).
             retries += 1
-            loop.call_later(0.05 + 0.1 * jitter.random(), retry, conn)
+            backoff = conn.info.get("backoff", 0.05)
+            conn.info["backoff"] = min(backoff * 2, 2.0)
+            loop.call_later(backoff * (0.5 + jitter.random()), retry, conn)
 
     total = n * questions
     fleet.reset()
