@@ -116,6 +116,13 @@ class ReconnectWatch:
                         self.came_back[key] = now - self.fault_at
             await asyncio.sleep(0.02)
 
+    def percentile_ms(self, percent: int) -> int | None:
+        """One percentile of the reconnect times, in ms (None when nobody reconnected)."""
+        times = sorted(self.came_back.values())
+        if not times:
+            return None
+        return int(times[min(len(times) - 1, len(times) * percent // 100)] * 1000)
+
     def stats_ms(self) -> tuple[int | None, int | None]:
         """p50 and max reconnect time, in ms (None when nobody had to reconnect)."""
         times = list(self.came_back.values())

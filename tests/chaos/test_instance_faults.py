@@ -44,6 +44,7 @@ async def _instance_fault(
         "acknowledged": count.acknowledged,
         "timed_out": count.timed_out,
         "reconnected": len(played.watch.came_back),
+        "reconnect_p90_ms": played.watch.percentile_ms(90),
         "summaries": count.summaries,
         "archived_log_lines": len(archived_logs),
         "bot_errors": sorted({e for r in played.reports for e in r.errors}),

@@ -34,6 +34,7 @@ from tools.bench.real_suite import (
     close,
     create_run,
     host_paced,
+    interleaved_joins,
     join_all,
     self_paced,
     upload_set,
@@ -73,6 +74,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="auto: py-spy the servers where a target is missed",
     )
     parser.add_argument("--skip-real", action="store_true", help="bare baselines only")
+    parser.add_argument(
+        "--interleaved-joins",
+        type=int,
+        help="also join this many one by one at the first N (default min(N, 1000); 0: no)",
+    )
     parser.add_argument("--no-charts", action="store_true", help="do not draw PNG charts")
     parser.add_argument("--reporter-sizes", type=int, nargs="*", help="runs to archive (ms)")
     args = parser.parse_args(argv)
@@ -285,6 +291,29 @@ class Bench:
             if joined is not None:
                 close(joined)
         await asyncio.sleep(0.5)
+        interleaved = args.interleaved_joins
+        if interleaved is None:
+            interleaved = min(n, 1000)
+        if interleaved and n == args.ns[0]:
+            try:
+                run = await create_run(
+                    session, info.signon, set_id, "host-paced", interleaved, host_questions
+                )
+                ij = await interleaved_joins(
+                    info, session, run, interleaved, self.progress, args.concurrency
+                )
+                per_n["interleaved_joins"] = asdict(ij)
+                self.results.append(
+                    make_result(
+                        "joins_interleaved", interleaved, [ij.rate], [bf.connect_rate],
+                        failures=ij.failures,
+                        note=f"{ij.frames:,} frames reached the participants while joining",
+                        extra={"frames": ij.frames},
+                    )
+                )  # fmt: skip
+            except (RuntimeError, TimeoutError, OSError, aiohttp.ClientError, KeyError) as exc:
+                rf.errors.append(f"interleaved joins: {type(exc).__name__}: {exc}")
+            await asyncio.sleep(0.5)
         self.progress.step(f"real N={n:,}: self-paced, {args.sp_questions} questions each")
         joined = None
         joins_missed = any(r.name == "joins" and r.met is False for r in summarise(n, bf, rf))
@@ -434,6 +463,8 @@ def closing_note(results: list[Result], details: dict[str, Any]) -> str:
     parse_ns = details.get("generator_parse_ns_per_frame")
     if parse_ns:
         lines.append(f"Generator parser alone: {parse_ns / 1000:.2f} us per frame.")
+    if profiler.py_spy() is None:
+        lines.append("py-spy is not installed (root dev group): no profiles were taken.")
     missed = [r for r in results if r.met is False]
     if not missed:
         lines.append("Every target was met.")
@@ -499,7 +530,7 @@ def main(argv: list[str] | None = None) -> None:
         try:
             write_charts([r for r in bench.results if r.name in FIGURES], out / "charts")
         except ImportError:
-            progress.step("matplotlib is not installed: no charts (uv sync --group bench)")
+            progress.step("matplotlib is not installed (root dev group): no charts")
     print(table(bench.results))
     print()
     print(f"placement: {placement.describe()}; open-file limit {soft}")

@@ -221,7 +221,7 @@ async def join_all(
 
     Sign-ons first, sockets second: sign-on publishes ``participant_joined`` to every connected
     socket of the run, so joining one by one costs the servers N²/2 frames (50 million at 10,000);
-    that is measured separately at small N (``joins_interleaved``), not here.
+    that is measured separately, at the first N only (:func:`interleaved_joins`).
     """
     host_fleet = Fleet()
     host_addr = info.instance_addr(0)
@@ -309,6 +309,54 @@ async def _await(
             f"{what}: timed out after {timeout:.0f}s; participants got {seen}, host got "
             f"{host_seen}, {fleet.closed} sockets closed; errors: {fleet.errors[-3:]}"
         ) from None
+
+
+@dataclass
+class InterleavedJoins:
+    """Joins one by one (sign-on, then at once the socket), as players arrive in a lobby."""
+
+    n: int
+    rate: float
+    failures: int
+    frames: int
+    """Frames the participants received while joining (``participant_joined`` fan-out)."""
+
+
+async def interleaved_joins(
+    info: StackInfo,
+    session: aiohttp.ClientSession,
+    run: dict[str, Any],
+    n: int,
+    progress: Progress,
+    concurrency: int,
+) -> InterleavedJoins:
+    """Each participant signs on and connects at once; joins/s, and the frames it cost."""
+    host_fleet = Fleet()
+    host = await connect(host_fleet, *info.instance_addr(0), WS_PATH)
+    await asyncio.wait_for(host.request_reply(_hello(run["host_token"]), "welcome"), 30)
+    fleet = Fleet()
+    url = f"{info.signon}/signon/speedruns/{run['join_code']}/participants"
+
+    async def join_one(index: int) -> Conn:
+        headers = {"X-Forwarded-For": _client_ip(index)}
+        async with session.post(url, json={"nickname": f"i{index}"}, headers=headers) as resp:
+            data = await resp.json()
+            if resp.status != 201:
+                raise RuntimeError(f"sign-on {resp.status}: {data}")
+        group = index % len(info.instances)
+        conn = await connect(fleet, *info.instance_addr(group), WS_PATH, group=group, index=index)
+        await asyncio.wait_for(conn.request_reply(_hello(data["participant_token"]), "welcome"), 30)
+        return conn
+
+    progress.step(f"real N={n:,}: interleaved joins (sign-on, then the socket, one by one)")
+    try:
+        opened = await open_many(n, join_one, concurrency, progress, "interleaved joins")
+    except aiohttp.ClientError as exc:
+        raise RuntimeError(f"interleaved joins: {exc}") from exc
+    frames = fleet.frames
+    fleet.close_all()
+    host_fleet.close_all()
+    return InterleavedJoins(n, opened.rate, opened.failures, frames)
 
 
 def _span_union(intervals: list[tuple[float, float]]) -> float:

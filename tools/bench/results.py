@@ -83,6 +83,13 @@ FIGURES: dict[str, FigureSpec] = {
             higher_is_better=True,
         ),
         FigureSpec(
+            "joins_interleaved",
+            "joins one by one (sign-on, then the socket at once), as in a real lobby",
+            "joins/s",
+            Target("ratio", ">=", 0.5, ">= 0.5 x bare connection rate, 0 failures"),
+            higher_is_better=True,
+        ),
+        FigureSpec(
             "memory_per_participant",
             "server memory per connected participant",
             "KB",
