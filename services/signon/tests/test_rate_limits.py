@@ -108,6 +108,28 @@ async def test_joins_per_run_from_one_address_have_a_ceiling(
     assert statuses == [201, 201, 201, 429]
 
 
+async def test_joins_in_flight_together_never_overshoot_the_ceiling(
+    settings: Settings, question_set, redis
+) -> None:
+    app: FastAPI = create_app(settings.model_copy(update={"join_limit_per_run": 5}))
+    async with app.router.lifespan_context(app):
+        transport = ASGITransport(app=app, client=("192.0.2.2", 1))
+        async with AsyncClient(transport=transport, base_url="http://signon.test") as http:
+            created = await http.post(
+                "/signon/speedruns", json={"question_set_id": question_set.id, "mode": "self-paced"}
+            )
+            code = created.json()["join_code"]
+            answers = await asyncio.gather(
+                *(
+                    http.post(f"/signon/speedruns/{code}/participants", json={"nickname": f"B{i}"})
+                    for i in range(20)
+                )
+            )
+
+    statuses = sorted(r.status_code for r in answers)
+    assert statuses == [201] * 5 + [429] * 15
+
+
 @pytest.mark.parametrize(
     ("hops", "forwarded", "expected_limited"),
     [

@@ -8,6 +8,10 @@ from typing import Any
 
 from fastapi import FastAPI
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from speedrun_aws import aws_client
 from speedrun_protocol.logs import configure_logging
@@ -32,6 +36,10 @@ def open_redis(settings: Settings) -> Redis:
         socket_timeout=5,
         socket_connect_timeout=5,
         decode_responses=True,
+        # A pooled connection that died with a Redis outage fails once; retrying on a fresh
+        # connection means the first requests after Redis returns succeed instead of 503.
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
         **options,
     )
     return Redis.from_pool(pool)

@@ -19,10 +19,12 @@ from speedrun_signon.errors import RateLimited
 
 # Both windows start with their first entry; the EXPIRE is in the same script, so a key never
 # outlives its window.
-_COUNT_LUA = """
+# Count first, then compare, in one step: joins in flight together can never overshoot the limit.
+_TAKE_LUA = """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return count
+if count > tonumber(ARGV[2]) then return math.max(redis.call('TTL', KEYS[1]), 1) end
+return 0
 """
 
 _ADD_LUA = """
@@ -71,16 +73,22 @@ class _Window:
 
 
 class CountWindow(_Window):
-    """At most ``limit`` events per window per key."""
+    """At most ``limit`` attempts per window per key."""
 
     def __init__(self, redis: Redis, limit: int, window_s: int) -> None:
         """Create the limit."""
         super().__init__(redis, limit, window_s, "GET")
-        self._count = redis.register_script(_COUNT_LUA)
+        self._take = redis.register_script(_TAKE_LUA)
 
-    async def hit(self, key: str) -> int:
-        """Count one event; return the window's count so far."""
-        return int(await self._count(keys=[key], args=[self.window_s]))
+    async def take(self, key: str) -> None:
+        """Count one attempt, atomically refusing it when the window is used up.
+
+        Raises:
+            RateLimited: With the seconds until the window ends.
+        """
+        retry_after = int(await self._take(keys=[key], args=[self.window_s, self.limit]))
+        if retry_after > 0:
+            raise RateLimited(retry_after)
 
 
 class DistinctWindow(_Window):

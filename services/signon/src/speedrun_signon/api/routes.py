@@ -161,9 +161,8 @@ async def join_speedrun(
         raise InvalidNickname(str(exc)) from exc
     speedrun_id = await _resolve(runs, limits, client, join_code)
     joins = join_key(speedrun_id, client)
-    await limits.joins.check(joins)
+    await limits.joins.take(joins)
     joined = await runs.join(speedrun_id, nickname)
-    await limits.joins.hit(joins)
     return JoinResponse(
         speedrun_id=speedrun_id,
         participant_id=joined.participant_id,
