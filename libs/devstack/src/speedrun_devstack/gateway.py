@@ -305,6 +305,11 @@ async def _connect_upstream(
                 timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
             )
         except aiohttp.WSServerHandshakeError as exc:
+            if exc.status >= 500:
+                # A draining or broken instance: the load balancer stops routing new connections
+                # to a deregistering target, so try the next one instead of passing the 503 on.
+                instance.healthy, instance.failed_checks = False, UNHEALTHY_THRESHOLD
+                continue
             return web.json_response(
                 error_body("upgrade_refused", exc.message or "The upgrade was refused."),
                 status=exc.status,
