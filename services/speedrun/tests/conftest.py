@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 import pytest
@@ -125,7 +126,9 @@ class RunFactory:
         keys = RunKeys(run.speedrun_id)
         pid = new_participant_id()
         record = ParticipantRecord(
-            participant_id=pid, nickname=nickname, joined_at_ms=int(time.time() * 1000) + len(run.participants)
+            participant_id=pid,
+            nickname=nickname,
+            joined_at_ms=int(time.time() * 1000) + len(run.participants),
         )
         pipe = self.redis.pipeline()
         pipe.hset(keys.participants, pid, record.model_dump_json())
@@ -138,7 +141,15 @@ class RunFactory:
         )
         self.emit(
             keys=[keys.meta, keys.events],
-            args=[run_channel(run.speedrun_id), run.speedrun_id, "all", "", body, "", EVENT_LOG_MAXLEN],
+            args=[
+                run_channel(run.speedrun_id),
+                run.speedrun_id,
+                "all",
+                "",
+                body,
+                "",
+                EVENT_LOG_MAXLEN,
+            ],
         )
         run.participants[pid] = issue_token(SECRET, run.speedrun_id, "participant", pid, 3600)
         run.nicknames[pid] = nickname
@@ -210,6 +221,21 @@ async def pair(settings: Settings) -> AsyncIterator[tuple[Instance, Instance]]:
     yield a, b
     await a.stop()
     await b.stop()
+
+
+@pytest.fixture
+async def instances(settings: Settings) -> AsyncIterator[Any]:
+    """Start in-process instances with settings overrides: ``await instances("i-x", **changes)``."""
+    started: list[Instance] = []
+
+    async def start(name: str, **changes: Any) -> Instance:
+        instance = await Instance(settings.model_copy(update=changes), name).start()
+        started.append(instance)
+        return instance
+
+    yield start
+    for instance in started:
+        await instance.stop()
 
 
 def client(session: aiohttp.ClientSession, instance: Instance, token: str) -> RunClient:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 import redis
+from aiohttp.test_utils import TestServer
 
 from speedrun_protocol.frames import (
     MAX_FRAME_BYTES,
@@ -22,8 +23,6 @@ from speedrun_protocol.state import ParticipantRecord, RunKeys
 from speedrun_protocol.tokens import issue_token
 from speedrun_run.app import build_app
 from speedrun_run.client import RunClient
-
-from aiohttp.test_utils import TestServer
 
 SECRET = "test-secret-for-speedrun-engine-0123456789"
 
@@ -82,7 +81,9 @@ async def test_connect_with_expired_token_is_closed_4001(pair, runs, make_client
     assert await c.closed() == 4001
 
 
-async def test_connect_to_missing_run_or_as_stranger_is_closed_4001(pair, runs, make_client) -> None:
+async def test_connect_to_missing_run_or_as_stranger_is_closed_4001(
+    pair, runs, make_client
+) -> None:
     a, _ = pair
     run = runs.create()
     for token in (

@@ -22,6 +22,7 @@ from speedrun_protocol.frames import (
     StartFrame,
 )
 from speedrun_run.client import RunClient
+from speedrun_run.scoring import speed_points
 
 
 def seqs_increase(client: RunClient) -> bool:
@@ -73,11 +74,17 @@ async def test_host_paced_run_over_two_instances_reveals_and_ranks(pair, runs, m
         assert revealed.distribution.counts == [1, 0, 1, 0]
         assert (revealed.distribution.answered, revealed.distribution.correct) == (2, 1)
     ann_result = await ann.expect(AnswerResultFrame)
-    assert ann_result.correct and ann_result.points == 1000 and ann_result.score == 1000
+    assert ann_result.correct and ann_result.elapsed_ms == accepted.elapsed_ms
+    assert ann_result.points == speed_points(1000, accepted.elapsed_ms, 20_000)
+    assert ann_result.score == ann_result.points
+    first_points = ann_result.points
     bob_result = await bob.expect(AnswerResultFrame)
     assert not bob_result.correct and bob_result.points == 0
     board = await host.expect(LeaderboardFrame, where=lambda f: bool(f.top) and f.top[0].score > 0)
-    assert [(e.nickname, e.score, e.rank) for e in board.top] == [("ann", 1000, 1), ("bob", 0, 2)]
+    assert [(e.nickname, e.score, e.rank) for e in board.top] == [
+        ("ann", first_points, 1),
+        ("bob", 0, 2),
+    ]
     rank = await bob.expect(RankFrame, where=lambda f: f.rank == 2)
     assert rank.participant_count == 2
 
@@ -95,7 +102,9 @@ async def test_host_paced_run_over_two_instances_reveals_and_ranks(pair, runs, m
     bob_result = await bob.expect(AnswerResultFrame, where=lambda f: f.question_index == 1)
     assert bob_result.timed_out and bob_result.points == 0
     ann_result = await ann.expect(AnswerResultFrame, where=lambda f: f.question_index == 1)
-    assert ann_result.points == 1100 and ann_result.streak == 2 and ann_result.streak_bonus == 100
+    assert ann_result.streak == 2 and ann_result.streak_bonus == 100
+    assert ann_result.points == 100 + speed_points(1000, ann_result.elapsed_ms or 0, 20_000)
+    total = first_points + ann_result.points
     # a late answer is refused
     await bob.send(AnswerFrame(question_index=1, selected=[1]))
     assert (await bob.expect(ErrorFrame)).code == "deadline_passed"
@@ -105,7 +114,7 @@ async def test_host_paced_run_over_two_instances_reveals_and_ranks(pair, runs, m
     await host.send(NextFrame())  # one more: refused or ignored, never a second finish
     for c in (host, ann, bob):
         finished = await c.expect(RunFinishedFrame)
-        assert [(e.nickname, e.score) for e in finished.leaderboard] == [("ann", 2100), ("bob", 0)]
+        assert [(e.nickname, e.score) for e in finished.leaderboard] == [("ann", total), ("bob", 0)]
         assert await c.closed() == 1000
         assert seqs_increase(c)
     assert sum(isinstance(f, RunFinishedFrame) for f in host.received) == 1

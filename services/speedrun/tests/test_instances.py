@@ -71,7 +71,7 @@ def spawn(redis_url: str) -> Iterator[Callable[..., Proc]]:
             "SHUTDOWN_TIMEOUT_S": "5",
             "LOG_LEVEL": "WARNING",
         }
-        proc = subprocess.Popen(  # noqa: S603
+        proc = subprocess.Popen(
             [sys.executable, "-m", "speedrun_run", "--host", "127.0.0.1", "--port", str(port)],
             env=env,
         )

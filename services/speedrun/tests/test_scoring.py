@@ -36,16 +36,26 @@ def test_score_is_never_negative_and_bounded(qp, points, limit, elapsed, streak)
     assert score.streak == (streak + 1 if score.correct else 0)
 
 
-@given(question_and_pick(), points_st, limit_st, st.integers(0, 300_000), st.integers(0, 300_000),
-       streak_st)
+@given(
+    question_and_pick(),
+    points_st,
+    limit_st,
+    st.integers(0, 300_000),
+    st.integers(0, 300_000),
+    streak_st,
+)
 def test_score_does_not_increase_with_time(qp, points, limit, t1, t2, streak) -> None:
     correct, selected = qp
     early, late = sorted((t1, t2))
 
     def at(t: int) -> int:
         return score_answer(
-            points=points, correct_options=correct, selected=selected, elapsed_ms=t,
-            time_limit_ms=limit, streak_before=streak,
+            points=points,
+            correct_options=correct,
+            selected=selected,
+            elapsed_ms=t,
+            time_limit_ms=limit,
+            streak_before=streak,
         ).points
 
     assert at(early) >= at(late)
@@ -55,12 +65,20 @@ def test_score_does_not_increase_with_time(qp, points, limit, t1, t2, streak) ->
 def test_score_is_zero_when_late_or_timed_out(qp, points, limit, over, streak) -> None:
     correct, selected = qp
     late = score_answer(
-        points=points, correct_options=correct, selected=selected, elapsed_ms=limit + over,
-        time_limit_ms=limit, streak_before=streak,
+        points=points,
+        correct_options=correct,
+        selected=selected,
+        elapsed_ms=limit + over,
+        time_limit_ms=limit,
+        streak_before=streak,
     )
     timed_out = score_answer(
-        points=points, correct_options=correct, selected=None, elapsed_ms=limit,
-        time_limit_ms=limit, streak_before=streak,
+        points=points,
+        correct_options=correct,
+        selected=None,
+        elapsed_ms=limit,
+        time_limit_ms=limit,
+        streak_before=streak,
     )
     assert late.points == timed_out.points == 0
     assert late.streak == timed_out.streak == 0
@@ -69,8 +87,12 @@ def test_score_is_zero_when_late_or_timed_out(qp, points, limit, over, streak) -
 @given(points_st, limit_st, st.integers(0, 100_000), streak_st)
 def test_score_is_zero_for_a_wrong_single_choice(points, limit, elapsed, streak) -> None:
     score = score_answer(
-        points=points, correct_options=[1], selected=[2], elapsed_ms=min(elapsed, limit),
-        time_limit_ms=limit, streak_before=streak,
+        points=points,
+        correct_options=[1],
+        selected=[2],
+        elapsed_ms=min(elapsed, limit),
+        time_limit_ms=limit,
+        streak_before=streak,
     )
     assert score.points == 0 and not score.correct
 
@@ -92,20 +114,32 @@ def test_speed_points_are_full_under_half_a_second() -> None:
 def test_multi_select_partial_credit_is_picks_minus_wrong_over_correct() -> None:
     # correct {0, 1, 2}: two right and one wrong earn (2 - 1) / 3 of the speed score
     score = score_answer(
-        points=1000, correct_options=[0, 1, 2], selected=[0, 1, 3], elapsed_ms=0,
-        time_limit_ms=20_000, streak_before=4,
+        points=1000,
+        correct_options=[0, 1, 2],
+        selected=[0, 1, 3],
+        elapsed_ms=0,
+        time_limit_ms=20_000,
+        streak_before=4,
     )
     assert (score.points, score.correct, score.streak_bonus, score.streak) == (333, False, 0, 0)
     exact = score_answer(
-        points=1000, correct_options=[0, 1, 2], selected=[2, 1, 0], elapsed_ms=0,
-        time_limit_ms=20_000, streak_before=4,
+        points=1000,
+        correct_options=[0, 1, 2],
+        selected=[2, 1, 0],
+        elapsed_ms=0,
+        time_limit_ms=20_000,
+        streak_before=4,
     )
     assert (exact.points, exact.correct, exact.streak_bonus, exact.streak) == (1400, True, 400, 5)
 
 
 def test_streak_bonus_is_capped() -> None:
     score = score_answer(
-        points=1000, correct_options=[0], selected=[0], elapsed_ms=0, time_limit_ms=20_000,
+        points=1000,
+        correct_options=[0],
+        selected=[0],
+        elapsed_ms=0,
+        time_limit_ms=20_000,
         streak_before=40,
     )
     assert score.streak_bonus == STREAK_CAP and score.points == 1000 + STREAK_CAP

@@ -16,6 +16,7 @@ from speedrun_protocol.frames import (
 )
 from speedrun_protocol.state import AnswerRecord, ParticipantProgress, RunKeys
 from speedrun_run.client import RunClient
+from speedrun_run.scoring import score_answer
 from speedrun_run.scripts import OUTBOX_KEY
 
 
@@ -56,15 +57,27 @@ async def test_self_paced_run_over_two_instances_scores_and_finishes(
 
     # ann: right, right, right; bob: wrong, right, right (questions' correct option is i % 3)
     plan = {ann: [0, 1, 2], bob: [3, 1, 2]}
-    expected_points = {ann: [1000, 1100, 1200], bob: [0, 1000, 1100]}
+    streaks = {ann: [0, 1, 2], bob: [0, 0, 1]}  # correct answers in a row before each
+    totals = {ann: 0, bob: 0}
     for index in range(3):
         for c, picks in plan.items():
             await c.send(AnswerFrame(question_index=index, selected=[picks[index]]))
             result = await c.expect(AnswerResultFrame)
             assert result.question_index == index
             assert result.correct_options == [index % 3]
-            assert result.points == expected_points[c][index]
-            assert result.score == sum(expected_points[c][: index + 1])
+            # scored by the rule on the server's own measure of the time
+            assert result.elapsed_ms is not None and 0 <= result.elapsed_ms < 20_000
+            expected = score_answer(
+                points=1000,
+                correct_options=[index % 3],
+                selected=[picks[index]],
+                elapsed_ms=result.elapsed_ms,
+                time_limit_ms=20_000,
+                streak_before=streaks[c][index],
+            )
+            assert (result.points, result.streak_bonus) == (expected.points, expected.streak_bonus)
+            totals[c] += result.points
+            assert result.score == totals[c]
             if index < 2:
                 nxt = await c.expect(QuestionFrame)
                 assert nxt.question.question_index == index + 1
@@ -74,8 +87,8 @@ async def test_self_paced_run_over_two_instances_scores_and_finishes(
         finished = await c.expect(RunFinishedFrame)
         assert finished.reason == "completed"
         assert [(e.nickname, e.score, e.rank) for e in finished.leaderboard] == [
-            ("ann", 3300, 1),
-            ("bob", 2100, 2),
+            ("ann", totals[ann], 1),
+            ("bob", totals[bob], 2),
         ]
         assert await c.closed() == 1000
         assert_strictly_increasing(c)
@@ -98,7 +111,11 @@ async def test_self_paced_run_over_two_instances_scores_and_finishes(
     assert len(answers) == 6
     assert answers[f"{bob_id}:0"].correct is False and answers[f"{bob_id}:0"].points == 0
     ann_progress = ParticipantProgress.model_validate_json(r.hget(keys.progress, ann_id))
-    assert (ann_progress.score, ann_progress.correct_count, ann_progress.streak) == (3300, 3, 3)
+    assert (ann_progress.score, ann_progress.correct_count, ann_progress.streak) == (
+        totals[ann],
+        3,
+        3,
+    )
     assert ann_progress.finished_at_ms is not None
-    assert r.zscore(keys.scores, ann_id) == 3300
+    assert r.zscore(keys.scores, ann_id) == totals[ann]
     assert r.zscore(OUTBOX_KEY, run.speedrun_id) is not None

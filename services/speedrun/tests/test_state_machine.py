@@ -1,4 +1,5 @@
-"""A hypothesis state machine over the engine: join, answer, late answer, reconnect, next, kick, end.
+"""A hypothesis state machine over the engine: join, answer, late answer, reconnect, next, kick,
+end.
 
 The engine runs against the real Redis on a virtual clock (every command takes ``now``); due
 deadlines are fired by the scheduler's own claim step. After every step the invariants hold:
@@ -134,8 +135,11 @@ def build_machine(redis_url: str, runs: Any) -> type[RuleBasedStateMachine]:
                 return int(meta["current_question"]), int(meta["question_deadline_ms"])
             return None
 
-        @rule(i=st.integers(0, 9), right=st.booleans(),
-              picks=st.sets(st.integers(0, 3), min_size=1, max_size=3))
+        @rule(
+            i=st.integers(0, 9),
+            right=st.booleans(),
+            picks=st.sets(st.integers(0, 3), min_size=1, max_size=3),
+        )
         def answer(self, i: int, right: bool, picks: set[int]) -> None:
             pid = self.run_.pids[i % len(self.run_.pids)]
             found = self.open_question(pid)
@@ -151,8 +155,11 @@ def build_machine(redis_url: str, runs: Any) -> type[RuleBasedStateMachine]:
             """Answering is most of a game: a second rule makes it as likely as it should be."""
             self.answer(i, right, {3})
 
-        @rule(i=st.integers(0, 9), q=st.integers(0, QUESTIONS - 1),
-              picks=st.sets(st.integers(0, 3), min_size=1, max_size=3))
+        @rule(
+            i=st.integers(0, 9),
+            q=st.integers(0, QUESTIONS - 1),
+            picks=st.sets(st.integers(0, 3), min_size=1, max_size=3),
+        )
         def answer_any(self, i: int, q: int, picks: set[int]) -> None:
             pid = self.run_.pids[i % len(self.run_.pids)]
             self.attempt(self.engine.answer(self.sid, pid, q, sorted(picks), self.now))
@@ -170,8 +177,11 @@ def build_machine(redis_url: str, runs: Any) -> type[RuleBasedStateMachine]:
                 self.go(self.engine.answer(self.sid, pid, q, [0], deadline + over))
             except Rejected as exc:
                 assert exc.code in (
-                    ErrorCode.DEADLINE_PASSED, ErrorCode.QUESTION_NOT_OPEN,
-                    ErrorCode.ALREADY_ANSWERED, ErrorCode.WRONG_STATE, ErrorCode.KICKED,
+                    ErrorCode.DEADLINE_PASSED,
+                    ErrorCode.QUESTION_NOT_OPEN,
+                    ErrorCode.ALREADY_ANSWERED,
+                    ErrorCode.WRONG_STATE,
+                    ErrorCode.KICKED,
                 )
                 assert self.go(self.redis.hlen(keys.answers)) == before
             else:
@@ -254,7 +264,8 @@ def build_machine(redis_url: str, runs: Any) -> type[RuleBasedStateMachine]:
                     mine = ParticipantProgress.model_validate_json(progress[pid])
                     assert mine.score == score == per_pid.get(pid, 0)
             finished = [
-                f for _, f in self.go(self.redis.xrange(keys.events))
+                f
+                for _, f in self.go(self.redis.xrange(keys.events))
                 if '"type":"run_finished"' in f["f"]
             ]
             assert len(finished) == (1 if meta["status"] == "finished" else 0)

@@ -114,7 +114,8 @@ async def _on_shutdown(app: web.Application) -> None:
     for conn in conns:
         conn.close_after(CloseCode.SERVICE_RESTART, "service restart: reconnect")
     deadline = time.monotonic() + app[SETTINGS].shutdown_timeout_s
-    while hub.all_conns() and time.monotonic() < deadline:
+    # The handlers take themselves off the hub as their sockets close; poll until none is left.
+    while hub.all_conns() and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     logger.info("sockets closed for shutdown", extra={"count": len(conns)})
 

@@ -6,7 +6,6 @@ so a reconnect can resume with ``connect(resume=True)``.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -156,7 +155,7 @@ class RunClient:
                 await self.recv(timeout=left)
             except ClosedError as exc:
                 return exc.code
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise TimeoutError("the socket is still open") from None
 
     async def close(self) -> None:

@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     grace_period_s: float = Field(
         default=60.0,
         ge=0,
-        description="Self-paced: a participant gone this long forfeits and no longer blocks the end.",
+        description="Self-paced: a participant gone this long forfeits; no longer blocks the end.",
     )
     host_grace_period_s: float = Field(
         default=900.0,

@@ -1,7 +1,7 @@
 """The game engine: every command of a run, on both modes, against the state in Redis.
 
 Each command reads what it needs, decides in Python (scoring, the next question, the frames) and
-applies the decision with one Lua script (see :mod:`speedrun_run.scripts`) that re-checks its guards.
+applies the decision with one Lua script (:mod:`speedrun_run.scripts`) that re-checks its guards.
 A lost race (``stale``) is read again, a few times. Nothing here knows about sockets: the engine's
 events reach clients through the run's bus (:mod:`speedrun_run.hub`).
 
@@ -11,6 +11,7 @@ a frame arrived.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -634,10 +635,9 @@ class Engine:
         if static is None:
             return
         at = now if now is not None else now_ms()
-        try:
+        # Answered, moved on, kicked or finished: nothing to time out.
+        with contextlib.suppress(Rejected):
             await self._resolve(static, speedrun_id, participant_id, index, None, at, "timeout")
-        except Rejected:
-            pass  # answered, moved on, kicked or finished: nothing to time out
 
     async def forfeit(self, speedrun_id: str, participant_id: str, now: int | None = None) -> None:
         """Self-paced: a participant gone past the grace period no longer blocks the end."""
@@ -652,10 +652,8 @@ class Engine:
         if progress is None or progress.finished_at_ms is not None:
             return
         index = progress.current_question if progress.current_question is not None else 0
-        try:
+        with contextlib.suppress(Rejected):
             await self._resolve(static, speedrun_id, participant_id, index, None, at, "forfeit")
-        except Rejected:
-            pass
         logger.info(
             "participant forfeited",
             extra={"speedrun_id": speedrun_id, "participant_id": participant_id},

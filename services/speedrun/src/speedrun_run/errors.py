@@ -5,7 +5,7 @@ from __future__ import annotations
 from speedrun_protocol.errors import CloseCode, ErrorCode
 
 
-class Rejected(Exception):  # noqa: N818 - a refusal, not a failure
+class Rejected(Exception):
     """A client's command was refused; nothing changed. Carries the stable error code."""
 
     def __init__(self, code: ErrorCode, message: str, close: CloseCode | None = None) -> None:
@@ -30,5 +30,5 @@ class RunGone(Rejected):
         super().__init__(ErrorCode.INVALID_TOKEN, "the run does not exist", CloseCode.INVALID_TOKEN)
 
 
-class Contended(Exception):  # noqa: N818 - a condition the caller retries
+class Contended(Exception):
     """A state change kept losing its race with other changes; the caller may try again later."""

@@ -43,6 +43,8 @@ LEADERBOARD_EVENTS = frozenset(
     }
 )
 """Event types after which the leaderboard may have changed."""
+CUT_AFTER_S = 2.0
+"""Seconds an aborted socket gets to send its close frame before the connection is cut."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +68,10 @@ class Conn:
     """One live WebSocket of a run: its identity, its send queue and the run events it has had."""
 
     __slots__ = (
+        "active",
         "closing",
         "conn_id",
+        "max_queue",
         "participant_id",
         "queue",
         "rank",
@@ -77,8 +81,6 @@ class Conn:
         "wakeup",
         "writer",
         "ws",
-        "active",
-        "max_queue",
     )
 
     def __init__(
@@ -143,7 +145,7 @@ class Conn:
             self.queue.append(CloseRequest(code, reason))
         self.wakeup.set()
         # A writer stuck on a full socket buffer never reaches the close frame: cut the line.
-        asyncio.get_running_loop().call_later(2.0, self._cut)
+        asyncio.get_running_loop().call_later(CUT_AFTER_S, self._cut)
 
     def _cut(self) -> None:
         if not self.ws.closed and self.transport is not None:

@@ -2,15 +2,16 @@
 
 The rule (documented in the README):
 
-* **Speed.** A fully correct answer scores ``round(P × (1 − (t / T) / 2))`` (rounded half up), where
-  ``P`` is the question's points, ``t`` the server time from the question reaching the participant to
-  the answer arriving and ``T`` the time limit. Under :data:`FULL_POINTS_MS` it scores the full ``P``.
+* **Speed.** A fully correct answer scores ``round(P * (1 - (t / T) / 2))`` (half up), where
+  ``P`` is the question's points, ``t`` the server time from the question reaching the
+  participant to the answer arriving and ``T`` the time limit. Under :data:`FULL_POINTS_MS` it
+  scores the full ``P``.
   At the deadline it is worth ``P / 2``; after it, nothing (and the engine refuses it anyway).
 * **Multi-select partial credit.** With ``k`` correct options, picking ``c`` of them and ``w`` wrong
-  ones earns the fraction ``max(0, c − w) / k`` of the speed score, rounded half up. Only an exact
+  ones earns the fraction ``max(0, c - w) / k`` of the speed score, rounded half up. Only an exact
   match is "correct" (it keeps the streak going and can earn a streak bonus).
 * **Streak bonus.** A correct answer after ``s`` correct answers in a row adds
-  ``min(STREAK_STEP × s, STREAK_CAP)`` points (none on a 0-point question). A wrong answer or a
+  ``min(STREAK_STEP * s, STREAK_CAP)`` points (none on a 0-point question). A wrong answer or a
   time-out resets the streak to 0.
 
 So points are never negative, never more than ``P + STREAK_CAP``, never increase with ``t``, and are
@@ -58,7 +59,7 @@ def speed_points(points: int, elapsed_ms: int, time_limit_ms: int) -> int:
         time_limit_ms: The time limit ``T``.
 
     Returns:
-        ``P`` under :data:`FULL_POINTS_MS`, ``round(P × (1 − (t/T)/2))`` up to ``T``, 0 after.
+        ``P`` under :data:`FULL_POINTS_MS`, ``round(P * (1 - (t/T)/2))`` up to ``T``, 0 after.
     """
     if points <= 0 or elapsed_ms > time_limit_ms:
         return 0

@@ -1,4 +1,4 @@
-"""What a client may see now: the snapshot in ``welcome``, read consistently with one sequence number."""
+"""What a client may see now: the ``welcome`` snapshot, consistent with one sequence number."""
 
 from __future__ import annotations
 
