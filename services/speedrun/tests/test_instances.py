@@ -54,10 +54,17 @@ class Proc:
 
 
 @pytest.fixture
-def spawn(redis_url: str) -> Iterator[Callable[..., Proc]]:
+def spawn(redis_url: str) -> Iterator[Callable[..., list[Proc]]]:
     procs: list[Proc] = []
 
-    def start(name: str, queue_url: str = "") -> Proc:
+    def start(*names: str, queue_url: str = "") -> list[Proc]:
+        """Start instances side by side, then wait until every one is healthy."""
+        started = [launch(name, queue_url) for name in names]
+        for instance in started:
+            wait_until(instance.healthy, timeout=30, what=f"instance on {instance.port}")
+        return started
+
+    def launch(name: str, queue_url: str) -> Proc:
         port = free_port()
         env = {
             **os.environ,
@@ -77,7 +84,6 @@ def spawn(redis_url: str) -> Iterator[Callable[..., Proc]]:
         )
         instance = Proc(proc, port)
         procs.append(instance)
-        wait_until(instance.healthy, timeout=30, what=f"instance {name}")
         return instance
 
     yield start
@@ -115,8 +121,7 @@ async def test_instance_killed_mid_run_clients_resume_and_run_completes_once(
     spawn, runs, session, redis_url, queue_url
 ) -> None:
     # GIVEN two real instances; ann on A, bob and the host on B; 2-second questions
-    a = spawn("i-a", queue_url)
-    b = spawn("i-b", queue_url)
+    a, b = spawn("i-a", "i-b", queue_url=queue_url)
     run = runs.create("self-paced", count=3, time_limit_s=2)
     ann_id, bob_id = run.pids
     host = RunClient(session, b.ws_url, run.host_token)
@@ -172,8 +177,7 @@ async def test_instance_killed_mid_run_clients_resume_and_run_completes_once(
 
 async def test_sigterm_closes_sockets_1012_and_exits_in_time(spawn, runs, session) -> None:
     # GIVEN a participant and the host on instance C, another instance D alive
-    c = spawn("i-c")
-    d = spawn("i-d")
+    c, d = spawn("i-c", "i-d")
     run = runs.create("host-paced")
     host = RunClient(session, c.ws_url, run.host_token)
     ann = RunClient(session, c.ws_url, run.participants[run.pids[0]])
@@ -192,3 +196,36 @@ async def test_sigterm_closes_sockets_1012_and_exits_in_time(spawn, runs, sessio
     welcome = await ann.connect(resume=True)
     assert welcome.resumed
     await host.close()
+
+
+async def test_dead_instance_is_reaped_so_its_participants_stop_blocking(
+    instances, runs, make_client, redis_url
+) -> None:
+    # GIVEN a host-paced question open, ann answered through B, bob's presence left behind by a
+    # dead instance "i-dead" that stopped beating long ago
+    from speedrun_protocol.frames import QuestionClosedFrame
+    from speedrun_run.keys import ENGINE, SCHEDULER
+    from speedrun_run.scripts import INSTANCES_KEY
+
+    b = await instances("i-b")
+    run = runs.create("host-paced")
+    ann_id, bob_id = run.pids
+    engine = b.server.app[ENGINE]
+    await engine.connect(run.speedrun_id, bob_id, "i-dead|c1")
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    r.zadd(INSTANCES_KEY, {"i-dead": 1})
+    host = make_client(b, run.host_token)
+    ann = make_client(b, run.participants[ann_id])
+    await host.connect()
+    await ann.connect()
+    await host.send(StartFrame())
+    await ann.expect(QuestionFrame)
+    await ann.send(AnswerFrame(question_index=0, selected=[0]))
+    # WHEN the survivor's scheduler reaps the dead instance
+    reaped = await b.server.app[SCHEDULER].reap_dead()
+    # THEN bob's presence is released and the question closes: everyone connected has answered
+    assert reaped == 1
+    closed = await host.expect(QuestionClosedFrame)
+    assert closed.reason == "all_answered"
+    assert r.hget(RunKeys(run.speedrun_id).presence, bob_id) is None
+    assert r.zscore(INSTANCES_KEY, "i-dead") is None

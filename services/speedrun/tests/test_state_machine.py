@@ -277,7 +277,7 @@ def build_machine(redis_url: str, runs: Any) -> type[RuleBasedStateMachine]:
 def test_engine_state_machine_keeps_its_invariants(redis_url: str, runs: Any) -> None:
     machine = build_machine(redis_url, runs)
     machine.TestCase.settings = settings(
-        max_examples=25,
+        max_examples=20,
         stateful_step_count=40,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow],

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from speedrun_aws import aws_client
 from speedrun_protocol.errors import CloseCode, error_body
@@ -73,7 +75,12 @@ async def _loops_ctx(app: web.Application) -> AsyncIterator[None]:
         sqs = await asyncio.get_running_loop().run_in_executor(None, aws_client, "sqs")
     app[SQS] = sqs
     scheduler = Scheduler(
-        app[ENGINE], app[REDIS], settings.lease_s, sqs, settings.completion_queue_url
+        app[ENGINE],
+        app[REDIS],
+        settings.lease_s,
+        sqs,
+        settings.completion_queue_url,
+        settings.instance_id,
     )
     app[SCHEDULER] = scheduler
     tasks = [
@@ -88,6 +95,8 @@ async def _loops_ctx(app: web.Application) -> AsyncIterator[None]:
     app[TASKS] = tasks
     yield
     await stop_tasks(tasks)
+    with contextlib.suppress(RedisError, OSError):
+        await scheduler.leave()
 
 
 async def stop_tasks(tasks: list[asyncio.Task[None]]) -> None:

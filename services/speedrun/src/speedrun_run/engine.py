@@ -51,7 +51,7 @@ from speedrun_protocol.state import (
 from speedrun_run.clock import now_ms
 from speedrun_run.errors import Contended, Rejected, RunGone
 from speedrun_run.scoring import score_answer
-from speedrun_run.scripts import Scripts, script_keys
+from speedrun_run.scripts import Scripts, instance_conns_key, script_keys
 
 logger = logging.getLogger(__name__)
 
@@ -712,7 +712,9 @@ class Engine:
             )
             if reply[0] == "ok":
                 if int(reply[1]):
-                    await self.finish(speedrun_id, "completed", now=now)
+                    # The script also scheduled f|run: if this loses every race, that fires it.
+                    with contextlib.suppress(Contended):
+                        await self.finish(speedrun_id, "completed", now=now)
                 return
             if reply[0] == "present":
                 return
@@ -835,6 +837,10 @@ class Engine:
         static = await self.require_static(speedrun_id)
         at = now if now is not None else now_ms()
         reply = await self._script("connect", speedrun_id, at, who, value)
+        if reply[0] == "ok":
+            # So that another instance can release this presence if this instance dies.
+            instance_id = value.partition("|")[0]
+            await self.redis.hset(instance_conns_key(instance_id), f"{speedrun_id}|{who}", value)
         if reply[0] == "unknown":
             raise Rejected(
                 ErrorCode.INVALID_TOKEN, "no such participant in this run", CloseCode.INVALID_TOKEN
@@ -879,6 +885,9 @@ class Engine:
         if static is None:
             return
         at = now if now is not None else now_ms()
+        await self.scripts.compare_and_delete(
+            keys=[instance_conns_key(value.partition("|")[0])], args=[f"{speedrun_id}|{who}", value]
+        )
         await self._script(
             "disconnect",
             speedrun_id,

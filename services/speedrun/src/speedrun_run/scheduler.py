@@ -33,12 +33,23 @@ from redis.exceptions import RedisError
 
 from speedrun_run.clock import now_ms
 from speedrun_run.engine import Engine
-from speedrun_run.scripts import DEADLINES_KEY, OUTBOX_KEY, OUTBOX_MSGS_KEY, Scripts
+from speedrun_run.scripts import (
+    DEADLINES_KEY,
+    INSTANCES_KEY,
+    OUTBOX_KEY,
+    OUTBOX_MSGS_KEY,
+    Scripts,
+    instance_conns_key,
+)
 
 logger = logging.getLogger(__name__)
 
 BATCH = 100
 """Items claimed per poll."""
+HEARTBEAT_EVERY_MS = 2_000
+"""How often an instance says it is alive."""
+DEAD_AFTER_MS = 15_000
+"""An instance silent this long is dead: another releases its connections' presence."""
 
 
 class Scheduler:
@@ -51,6 +62,7 @@ class Scheduler:
         lease_s: float,
         sqs: Any | None = None,
         queue_url: str = "",
+        instance_id: str = "",
     ) -> None:
         """Create the scheduler.
 
@@ -67,19 +79,68 @@ class Scheduler:
         self.lease_ms = int(lease_s * 1000)
         self.sqs = sqs
         self.queue_url = queue_url
+        self.instance_id = instance_id
+        self._next_beat = 0
 
     async def run(self, interval_s: float) -> None:
         """Forever: fire what is due, drain the outbox, sleep a little."""
         while True:
+            busy = 0
             try:
+                if self.instance_id and now_ms() >= self._next_beat:
+                    await self.heartbeat()
+                    await self.reap_dead()
                 busy = await self.fire_due()
                 if self.sqs is not None and self.queue_url:
                     busy += await self.drain_outbox()
             except RedisError:
                 logger.warning("scheduler cannot reach redis", exc_info=True)
-                busy = 0
+            except Exception:
+                logger.exception("scheduler step failed")
             if busy < BATCH:
                 await asyncio.sleep(interval_s)
+
+    async def heartbeat(self) -> None:
+        """Say this instance is alive."""
+        now = now_ms()
+        self._next_beat = now + HEARTBEAT_EVERY_MS
+        await self.redis.zadd(INSTANCES_KEY, {self.instance_id: now})
+
+    async def leave(self) -> None:
+        """Graceful stop: no longer listed as alive (its sockets are already closed)."""
+        await self.redis.zrem(INSTANCES_KEY, self.instance_id)
+
+    async def reap_dead(self, now: int | None = None) -> int:
+        """Release the presence of every connection of instances that stopped beating.
+
+        Exactly one instance claims a dead one (``ZREM`` answers 1 once); each presence is released
+        only if it still names that connection, which starts grace periods and lets a host-paced
+        question close without waiting for participants who are gone.
+
+        Returns:
+            How many dead instances this call reaped.
+        """
+        at = now if now is not None else now_ms()
+        dead: list[str] = await self.redis.zrangebyscore(  # type: ignore[assignment]
+            INSTANCES_KEY, "-inf", at - DEAD_AFTER_MS
+        )
+        reaped = 0
+        for instance_id in dead:
+            if instance_id == self.instance_id or not await self.redis.zrem(
+                INSTANCES_KEY, instance_id
+            ):
+                continue
+            key = instance_conns_key(instance_id)
+            conns: dict[str, str] = await self.redis.hgetall(key)  # type: ignore[assignment]
+            for field, value in conns.items():
+                speedrun_id, _, who = field.partition("|")
+                await self.engine.disconnect(speedrun_id, who, value, now=at)
+            await self.redis.delete(key)
+            logger.warning(
+                "reaped a dead instance", extra={"instance": instance_id, "connections": len(conns)}
+            )
+            reaped += 1
+        return reaped
 
     async def _claim(self, key: str, now: int) -> tuple[list[str], int]:
         lease = now + self.lease_ms

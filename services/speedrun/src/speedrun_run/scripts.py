@@ -25,6 +25,8 @@ from redis.asyncio import Redis
 from speedrun_protocol.state import EMIT_LUA, RunKeys
 
 DEADLINES_KEY = "speedrun:deadlines"
+INSTANCES_KEY = "speedrun:instances"
+"""zset: instance id -> its last heartbeat (Unix ms)."""
 OUTBOX_KEY = "speedrun:outbox"
 OUTBOX_MSGS_KEY = "speedrun:outbox:msgs"
 
@@ -32,6 +34,11 @@ OUTBOX_MSGS_KEY = "speedrun:outbox:msgs"
 def control_channel(instance_id: str) -> str:
     """Return the pub/sub channel on which an instance takes orders (close a replaced socket)."""
     return f"speedrun:ctl:{instance_id}"
+
+
+def instance_conns_key(instance_id: str) -> str:
+    """Return the hash of an instance's live connections: ``<run>|<who>`` -> presence value."""
+    return f"speedrun:instance:{instance_id}:conns"
 
 
 def script_keys(keys: RunKeys) -> list[str]:
@@ -405,6 +412,14 @@ end
 return 0
 """
 
+COMPARE_AND_DELETE = r"""
+-- KEYS 1 a hash; ARGV 1 field, 2 value: delete the field only if it still holds the value
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0
+"""
+
 _RUN_SCRIPTS = {
     "self_start": SELF_START,
     "self_issue_first": SELF_ISSUE_FIRST,
@@ -435,6 +450,7 @@ class Scripts:
         }
         self.claim = redis.register_script(CLAIM)
         self.ack = redis.register_script(ACK)
+        self.compare_and_delete = redis.register_script(COMPARE_AND_DELETE)
 
     async def run(self, name: str, keys: list[str], args: list[Any]) -> list[Any]:
         """Run one run script and return its reply (first element: ``ok`` or a refusal)."""
