@@ -13,7 +13,6 @@ import time
 
 import aiohttp
 import httpx
-import pytest
 from chaos_game import holds_within, play_run, tally, timed, wait_archived
 from chaos_stack import Chaos, ChaosSize
 
@@ -78,15 +77,9 @@ async def test_healthz_turns_503_while_redis_is_unreachable(
     assert gateway_marked
 
 
-STALE_POOL_BUG = (
-    "sign-on and speedrun: after a Redis outage each pooled connection that died with it fails "
-    "its next command once (sign-on 503 'Connection closed by server.', speedrun 'unavailable' "
-    "+ 1013) instead of being reconnected and retried"
-)
 BURST = 60
 
 
-@pytest.mark.xfail(reason=STALE_POOL_BUG, strict=True)
 async def test_services_answer_at_once_when_redis_returns(
     healthy: Chaos, chaos_record: object
 ) -> None:
@@ -167,14 +160,6 @@ async def test_redis_cut_for_3s_mid_run_recovers_without_double_counting(
     assert count.sleepy_deadlines_fired == len(played.sleepers)
 
 
-DATA_LOSS_BUG = (
-    "speedrun engine: after Redis restarts empty mid-run, a participant who answers is told "
-    "'kicked' and closed with 4004 (removed by the host), everyone else (the host included) stays "
-    "connected to a run shown as 'running' with no error and no end; nothing is logged"
-)
-
-
-@pytest.mark.xfail(reason=DATA_LOSS_BUG, strict=True)
 async def test_redis_restart_with_data_loss_is_reported_to_every_client(
     healthy: Chaos, size: ChaosSize, chaos_record: object
 ) -> None:

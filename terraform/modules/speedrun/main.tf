@@ -13,6 +13,9 @@ locals {
     COMPLETION_QUEUE_URL = var.completion_queue_url
     AWS_REGION           = data.aws_region.current.name
     QUESTION_SET_DIR     = var.question_set_mount_path
+    # CloudFront appends the viewer's address to X-Forwarded-For, then the ALB appends
+    # CloudFront's: the client is the second entry from the right.
+    TRUSTED_PROXY_HOPS = "2"
   }
   # Injected by ECS from Secrets Manager at task start.
   secrets = {

@@ -52,6 +52,9 @@ class ErrorCode(StrEnum):
     """The selected options do not exist for this question."""
     UNKNOWN_PARTICIPANT = "unknown_participant"
     """A host command names a participant that is not in the run."""
+    RUN_LOST = "run_lost"
+    """The run's state is gone from the state store (lost in a restart, or expired): it cannot
+    continue. The connection is closed with 4001; do not retry."""
     UNAVAILABLE = "unavailable"
     """The service cannot reach its state store right now; try again shortly."""
     INTERNAL_ERROR = "internal_error"

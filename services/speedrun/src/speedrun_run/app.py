@@ -10,7 +10,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from speedrun_aws import aws_client
 from speedrun_protocol.errors import CloseCode, error_body
@@ -21,6 +25,7 @@ from speedrun_run.hub import Hub
 from speedrun_run.keys import ENGINE, HUB, REDIS, SCHEDULER, SETTINGS, SQS, TASKS
 from speedrun_run.leaderboard import run_leaderboards
 from speedrun_run.scheduler import Scheduler
+from speedrun_run.watchdog import watch_lost_runs
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +55,10 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
         decode_responses=True,
         health_check_interval=15,
         socket_keepalive=True,
+        # A pooled connection that died with a Redis outage fails once; retrying on a fresh
+        # connection means the first commands after Redis returns succeed.
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
     )
     app[REDIS] = redis
     app[ENGINE] = Engine(
@@ -90,6 +99,9 @@ async def _loops_ctx(app: web.Application) -> AsyncIterator[None]:
                 app[ENGINE], app[HUB], settings.leaderboard_interval_s, settings.leaderboard_top
             ),
             name="leaderboards",
+        ),
+        asyncio.create_task(
+            watch_lost_runs(app[ENGINE], app[HUB], settings.lost_run_check_s), name="watchdog"
         ),
     ]
     app[TASKS] = tasks

@@ -76,6 +76,21 @@ class Settings(BaseSettings):
     shutdown_timeout_s: float = Field(
         default=8.0, gt=0, le=15, description="Time given to sockets to close on SIGTERM."
     )
+    lost_run_check_s: float = Field(
+        default=2.0, gt=0, description="How often to check that this instance's runs still exist."
+    )
+    max_connections_per_address: int = Field(
+        default=150,
+        ge=0,
+        description="Open WebSockets one client address may hold on this instance (0: no limit). "
+        "A classroom behind one NAT address stays far below it.",
+    )
+    trusted_proxy_hops: int = Field(
+        default=0,
+        ge=0,
+        description="Proxies in front that append to X-Forwarded-For (the ALB: 1; "
+        "CloudFront + ALB: 2); the client address is that many entries from the right.",
+    )
     environment: str = Field(default="development", description="development or production.")
     log_level: str = Field(default="INFO", description="Minimum log level.")
 

@@ -49,7 +49,7 @@ from speedrun_protocol.state import (
     frame_body,
 )
 from speedrun_run.clock import now_ms
-from speedrun_run.errors import Contended, Rejected, RunGone
+from speedrun_run.errors import Contended, Rejected, RunGone, RunLost
 from speedrun_run.scoring import score_answer
 from speedrun_run.scripts import Scripts, instance_conns_key, script_keys
 
@@ -143,6 +143,20 @@ class Engine:
         if len(self._static) > STATIC_CACHE:
             self._static.popitem(last=False)
         return static
+
+    def forget(self, speedrun_id: str) -> None:
+        """Drop a run's cached config and questions (its state in Redis is gone)."""
+        self._static.pop(speedrun_id, None)
+
+    async def lost_runs(self, speedrun_ids: list[str]) -> list[str]:
+        """Return those of ``speedrun_ids`` whose config is gone from Redis, in one round trip."""
+        if not speedrun_ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for speedrun_id in speedrun_ids:
+                pipe.exists(RunKeys(speedrun_id).config)
+            found = await pipe.execute()
+        return [sid for sid, exists in zip(speedrun_ids, found, strict=True) if not exists]
 
     async def require_static(self, speedrun_id: str) -> RunStatic:
         """Return a run's config and questions, or refuse because the run is gone."""
@@ -680,6 +694,10 @@ class Engine:
                 pipe.hexists(keys.presence, participant_id)
                 status, raw_progress, exists, raw_record, present = await pipe.execute()
             record = _record(raw_record)
+            if record is None and status is None:
+                # Neither the participant nor the run's meta: the state store lost the run.
+                self.forget(speedrun_id)
+                raise RunLost()
             if record is None or record.kicked:
                 raise Rejected(ErrorCode.KICKED, "removed by the host", CloseCode.KICKED)
             if status != "running":

@@ -30,5 +30,17 @@ class RunGone(Rejected):
         super().__init__(ErrorCode.INVALID_TOKEN, "the run does not exist", CloseCode.INVALID_TOKEN)
 
 
+class RunLost(Rejected):
+    """A run this instance was playing has vanished from Redis (a restart lost its data)."""
+
+    def __init__(self) -> None:
+        """Refuse a command for a run whose state is gone."""
+        super().__init__(
+            ErrorCode.RUN_LOST,
+            "this run's state was lost on the server; it cannot continue",
+            CloseCode.INVALID_TOKEN,
+        )
+
+
 class Contended(Exception):
     """A state change kept losing its race with other changes; the caller may try again later."""

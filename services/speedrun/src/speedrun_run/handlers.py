@@ -99,15 +99,48 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "instance": engine.instance_id})
 
 
+def client_address(request: web.Request, trusted_hops: int) -> str:
+    """The client's address: ``trusted_hops`` entries from the right of X-Forwarded-For, which
+    the trusted proxies in front (the load balancer, CloudFront) append to; else the peer."""
+    if trusted_hops > 0:
+        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
+        hops = [h for h in hops if h]
+        if len(hops) >= trusted_hops:
+            return hops[-trusted_hops]
+    return request.remote or "unknown"
+
+
 async def speedrun_socket(request: web.Request) -> web.StreamResponse:
-    """``GET /speedrun``: one client's WebSocket."""
+    """``GET /speedrun``: one client's WebSocket, counted against its address's limit."""
     settings: Settings = request.app[SETTINGS]
     hub: Hub = request.app[HUB]
-    engine: Engine = request.app[ENGINE]
     if hub.draining:
         return web.json_response(
             error_body("unavailable", "this instance is shutting down; reconnect"), status=503
         )
+    address = client_address(request, settings.trusted_proxy_hops)
+    limit = settings.max_connections_per_address
+    if limit and hub.per_address[address] >= limit:
+        ws = web.WebSocketResponse(compress=False)
+        await ws.prepare(request)
+        logger.warning("too many sockets from one address", extra={"address": address})
+        return await _refuse(
+            ws,
+            ErrorCode.RATE_LIMITED,
+            "too many connections from this address",
+            CloseCode.POLICY_VIOLATION,
+        )
+    hub.per_address[address] += 1
+    try:
+        return await _socket(request, settings, hub)
+    finally:
+        hub.per_address[address] -= 1
+        if hub.per_address[address] <= 0:
+            del hub.per_address[address]
+
+
+async def _socket(request: web.Request, settings: Settings, hub: Hub) -> web.StreamResponse:
+    engine: Engine = request.app[ENGINE]
     ws = web.WebSocketResponse(
         heartbeat=settings.heartbeat_s,
         max_msg_size=MAX_FRAME_BYTES,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -193,6 +193,8 @@ class Hub:
 
     def __init__(self, redis: Redis, instance_id: str, replay_limit: int) -> None:
         """Create the hub; :meth:`start` subscribes."""
+        self.per_address: Counter[str] = Counter()
+        """Open sockets per client address (the per-address limit)."""
         self.redis = redis
         self.instance_id = instance_id
         self.replay_limit = replay_limit

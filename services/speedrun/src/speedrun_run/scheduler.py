@@ -73,6 +73,7 @@ class Scheduler:
             sqs: A boto3 SQS client, or None to leave the outbox alone.
             queue_url: The completion queue.
         """
+        self._unreachable = False
         self.engine = engine
         self.redis = redis
         self.scripts: Scripts = engine.scripts
@@ -93,10 +94,17 @@ class Scheduler:
                 busy = await self.fire_due()
                 if self.sqs is not None and self.queue_url:
                     busy += await self.drain_outbox()
-            except RedisError:
-                logger.warning("scheduler cannot reach redis", exc_info=True)
+            except RedisError as exc:
+                # Once per outage, not ten tracebacks a second.
+                if not self._unreachable:
+                    logger.warning("scheduler cannot reach redis", extra={"error": str(exc)})
+                self._unreachable = True
             except Exception:
                 logger.exception("scheduler step failed")
+            else:
+                if self._unreachable:
+                    logger.info("scheduler reaches redis again")
+                self._unreachable = False
             if busy < BATCH:
                 await asyncio.sleep(interval_s)
 
