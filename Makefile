@@ -74,7 +74,7 @@ test-terraform: sync ## Terraform proven statically: fmt, python-hcl2 parse, con
 
 test-integration: sync ## Cross-service suites under tests/ (end-to-end, browser, faults, bench smoke)
 	@echo "==> cross-service suites"
-	@$(PY) -m pytest tests --ignore=tests/terraform -q
+	@$(PY) -m pytest tests tools/bench/tests --ignore=tests/terraform -q
 
 test-web: sync ## Browser tests only (Debian chromium + Playwright); screenshots in test-artifacts/web
 	@$(PY) -m pytest tests/web -q
@@ -88,6 +88,7 @@ lint: sync ## ruff check, ruff format --check, mypy (strict on libs/protocol)
 	$(VENV)/bin/mypy libs/protocol/src
 	$(VENV)/bin/mypy libs/aws/src libs/testkit/src services/loader/src services/signon/src \
 		services/speedrun/src services/reporter/src libs/devstack/src tools/cli/src
+	$(VENV)/bin/mypy --explicit-package-bases tools/bench
 
 format: sync ## Apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff format .

@@ -395,6 +395,9 @@ def summarise(n: int, bare: BareFigures, real: RealFigures | None) -> list[Resul
             make_result("generator_cost", n, [gen_bare], [srv_bare], note="bare broadcast phase")
         )
         return out
+    if not real.joined and real.errors:
+        cost = make_result("generator_cost", n, [gen_bare], [srv_bare], note="bare broadcast phase")
+        return [*_not_run(n, bare, real), cost]
     if real.broadcast_ms:
         out.append(make_result("question_broadcast", n, real.broadcast_ms, bare.broadcast_ms))
     if real.ingest_rate:
@@ -455,6 +458,25 @@ def summarise(n: int, bare: BareFigures, real: RealFigures | None) -> list[Resul
         )
     )  # fmt: skip
     return out
+
+
+def _not_run(n: int, bare: BareFigures, real: RealFigures) -> list[Result]:
+    """Rows for an N the real system could not run: the baselines, no value, not met."""
+    baselines = {
+        "question_broadcast": bare.broadcast_ms,
+        "answer_ingest": bare.ingest_pipe_rate,
+        "joins": [bare.connect_rate],
+        "memory_per_participant": [bare.memory_kb_per_conn],
+        "cross_instance_latency": None,
+        "self_paced_answers": bare.ingest_pipe_rate,
+        "leaderboard_update": bare.leaderboard_spread_ms,
+    }
+    rows = []
+    for name, baseline in baselines.items():
+        row = make_result(name, n, [], baseline, note=f"not run: {real.errors[0][:300]}")
+        row.met = False
+        rows.append(row)
+    return rows
 
 
 def closing_note(results: list[Result], details: dict[str, Any]) -> str:

@@ -113,10 +113,10 @@ class RealFigures:
     """Error frames the servers sent, by message, counted."""
 
     def count_errors(self, fleet: Fleet) -> None:
-        """Add the fleet's error frames (since its last reset) to :attr:`error_frames`."""
-        for text in fleet.errors:
-            key = text[:200]
-            self.error_frames[key] = self.error_frames.get(key, 0) + 1
+        """Move the fleet's error frame counts into :attr:`error_frames`."""
+        for text, count in fleet.error_counts.items():
+            self.error_frames[text] = self.error_frames.get(text, 0) + count
+        fleet.error_counts.clear()
         fleet.errors.clear()
 
 

@@ -146,6 +146,7 @@ class Fleet:
         self.type_bytes: dict[bytes, int] = {}
         self.lifetime_frames = 0
         self.errors: list[str] = []
+        self.error_counts: dict[str, int] = {}
         self.hook: FrameHook | None = None
         self._target: tuple[frozenset[bytes], int, asyncio.Future[float]] | None = None
         self._target_seen = 0
@@ -202,8 +203,12 @@ class Fleet:
             waiter, conn.waiter = conn.waiter, None
             if not waiter.done():
                 waiter.set_result(now)
-        if ftype == b"error" and len(self.errors) < 100:
-            self.errors.append(data[start:end].decode(errors="replace"))
+        if ftype == b"error":
+            text = data[start : min(end, start + 200)].decode(errors="replace")
+            if len(self.errors) < 100:
+                self.errors.append(text)
+            if text in self.error_counts or len(self.error_counts) < 50:
+                self.error_counts[text] = self.error_counts.get(text, 0) + 1
         if self.hook is not None:
             self.hook(conn, ftype, data, start, end)
         target = self._target

@@ -86,6 +86,7 @@ async def test_expect_resolves_on_any_of_several_types() -> None:
     conn.data_received(server_frame(b'{"type":"answer_accepted"}'))
     assert waiter.done()
     assert fleet.errors == ['{"type":"error"}']
+    assert fleet.error_counts == {'{"type":"error"}': 1}
 
 
 def test_client_frame_is_masked_with_the_zero_key() -> None:

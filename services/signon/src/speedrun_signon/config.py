@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from speedrun_protocol.names import LOCAL_ENVIRONMENT, run_table_name
 from speedrun_protocol.tokens import check_secret
 
-MAX_PARTICIPANTS_LIMIT = 5000
+MAX_PARTICIPANTS_LIMIT = 20_000
 """The largest ``max_participants`` a host may ask for."""
 
 

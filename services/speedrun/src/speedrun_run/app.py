@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -49,8 +49,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    redis = Redis.from_url(
+    # A bounded pool that makes a burst wait for a free connection (up to 5 s) instead of
+    # failing: 10,000 answers at once must queue, not be refused as "unavailable".
+    pool = BlockingConnectionPool.from_url(
         settings.redis_url,
+        max_connections=settings.redis_max_connections,
+        timeout=5,
         password=settings.redis_auth_token or None,
         decode_responses=True,
         health_check_interval=15,
@@ -60,6 +64,7 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
     )
+    redis = Redis.from_pool(pool)
     app[REDIS] = redis
     app[ENGINE] = Engine(
         redis, settings.instance_id, settings.grace_period_s, settings.host_grace_period_s

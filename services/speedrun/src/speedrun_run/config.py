@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     shutdown_timeout_s: float = Field(
         default=8.0, gt=0, le=15, description="Time given to sockets to close on SIGTERM."
     )
+    redis_max_connections: int = Field(
+        default=64,
+        ge=4,
+        description="Redis connections of this instance; more commands wait for a free one.",
+    )
     lost_run_check_s: float = Field(
         default=2.0, gt=0, description="How often to check that this instance's runs still exist."
     )

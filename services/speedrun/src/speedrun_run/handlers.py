@@ -179,7 +179,7 @@ async def _socket(request: web.Request, settings: Settings, hub: Hub) -> web.Str
         conn.send(_error(exc.code, exc.message))
         conn.close_after(exc.close or CloseCode.PROTOCOL_ERROR, exc.message[:120])
     except (RedisError, OSError):
-        logger.warning("state store unavailable", extra={"speedrun_id": claims.sid}, exc_info=True)
+        logger.warning("state store unavailable", extra={"speedrun_id": claims.sid})
         conn.send(_error(ErrorCode.UNAVAILABLE, "the state store is unavailable; reconnect"))
         conn.close_after(CloseCode.TRY_AGAIN_LATER, "state store unavailable")
     finally:
@@ -335,7 +335,8 @@ async def _dispatch(
     except Contended:
         conn.send(_error(ErrorCode.UNAVAILABLE, "the run is busy; try again", frame.type))
     except (RedisError, OSError):
-        logger.warning("state store unavailable", extra={"speedrun_id": sid}, exc_info=True)
+        # No traceback: under an outage this line repeats for every frame of every socket.
+        logger.warning("state store unavailable", extra={"speedrun_id": sid, "ref": frame.type})
         conn.send(_error(ErrorCode.UNAVAILABLE, "the state store is unavailable", frame.type))
     except Exception:
         logger.exception(
