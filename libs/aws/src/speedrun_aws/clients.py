@@ -38,6 +38,15 @@ def endpoint_url(explicit: str | None = None) -> str | None:
     return None
 
 
+def _region(explicit: str | None) -> str:
+    return (
+        explicit
+        or os.environ.get("AWS_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION")
+        or "us-east-1"
+    )
+
+
 def aws_client(service: str, endpoint: str | None = None, region: str | None = None) -> Any:
     """Make a boto3 client.
 
@@ -49,14 +58,8 @@ def aws_client(service: str, endpoint: str | None = None, region: str | None = N
     Returns:
         The client.
     """
-    region_name = (
-        region
-        or os.environ.get("AWS_REGION")
-        or os.environ.get("AWS_DEFAULT_REGION")
-        or "us-east-1"
-    )
     return boto3.client(
-        service, endpoint_url=endpoint_url(endpoint), region_name=region_name, config=_CONFIG
+        service, endpoint_url=endpoint_url(endpoint), region_name=_region(region), config=_CONFIG
     )
 
 
@@ -71,12 +74,6 @@ def aws_resource(service: str, endpoint: str | None = None, region: str | None =
     Returns:
         The resource.
     """
-    region_name = (
-        region
-        or os.environ.get("AWS_REGION")
-        or os.environ.get("AWS_DEFAULT_REGION")
-        or "us-east-1"
-    )
     return boto3.resource(
-        service, endpoint_url=endpoint_url(endpoint), region_name=region_name, config=_CONFIG
+        service, endpoint_url=endpoint_url(endpoint), region_name=_region(region), config=_CONFIG
     )
