@@ -529,6 +529,9 @@ def closing_note(results: list[Result], details: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Run the bench and write its results."""
     args = parse_args(argv)
+    # Every simulated player's socket comes from this one machine: lift the engine's per-address
+    # socket limit for the stack under test (sign-on still sees one address per player).
+    os.environ.setdefault("MAX_CONNECTIONS_PER_ADDRESS", "0")
     progress = Progress()
     soft, hard = raise_nofile()
     placement = plan_placement()
