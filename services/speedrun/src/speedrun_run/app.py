@@ -49,12 +49,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    # A bounded pool that makes a burst wait for a free connection (up to 5 s) instead of
-    # failing: 10,000 answers at once must queue, not be refused as "unavailable".
+    # A bounded pool that makes a burst wait for a free connection instead of failing: thousands
+    # of answers at once must queue, not be refused as "unavailable" (answer times are taken on
+    # arrival, so the wait costs no points).
     pool = BlockingConnectionPool.from_url(
         settings.redis_url,
         max_connections=settings.redis_max_connections,
-        timeout=5,
+        timeout=settings.redis_pool_timeout_s,
         password=settings.redis_auth_token or None,
         decode_responses=True,
         health_check_interval=15,

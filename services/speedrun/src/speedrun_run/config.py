@@ -81,6 +81,9 @@ class Settings(BaseSettings):
         ge=4,
         description="Redis connections of this instance; more commands wait for a free one.",
     )
+    redis_pool_timeout_s: float = Field(
+        default=20.0, gt=0, description="How long a command waits for a free Redis connection."
+    )
     lost_run_check_s: float = Field(
         default=2.0, gt=0, description="How often to check that this instance's runs still exist."
     )
