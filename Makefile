@@ -74,7 +74,9 @@ test-terraform: sync ## Terraform proven statically: fmt, python-hcl2 parse, con
 
 test-integration: sync ## Cross-service suites under tests/ (end-to-end, browser, faults, bench smoke)
 	@echo "==> cross-service suites"
-	@$(PY) -m pytest tests tools/bench/tests --ignore=tests/terraform -q
+	@$(PY) -m pytest tests --ignore=tests/terraform -q
+	@# The bench's own tests drive their own event loops (uvloop), so they get a process of their own.
+	@$(PY) -m pytest tools/bench/tests -q
 
 test-web: sync ## Browser tests only (Debian chromium + Playwright); screenshots in test-artifacts/web
 	@$(PY) -m pytest tests/web -q
