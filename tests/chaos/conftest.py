@@ -8,6 +8,7 @@ printed at the end of the session and written to ``bench-results/chaos.json``.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,9 +99,16 @@ def chaos_record(request: pytest.FixtureRequest) -> Any:
     return record
 
 
+PER_ADDRESS_LIMIT = 250
+"""Open sockets one address may hold on one instance in the chaos stack."""
+
+
 @pytest.fixture(scope="session")
 def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
     """The whole system, its Redis reached through a proxy the tests can cut."""
+    # The engine's per-address socket limit, as in production, but above the 200 bots that all
+    # come from 127.0.0.1 and land on one instance when the other dies.
+    os.environ["MAX_CONNECTIONS_PER_ADDRESS"] = str(PER_ADDRESS_LIMIT)
     redis = RedisServer().start()
     proxy = RedisProxy("127.0.0.1", redis.port).start()
     settings = Settings(

@@ -176,6 +176,9 @@ class Stack:
                 # The gateway appends the client's address to X-Forwarded-For, as the load
                 # balancer does in AWS.
                 "TRUSTED_PROXY_HOPS": "1",
+                # On one machine every browser tab and bot shares 127.0.0.1, so the engine's
+                # per-address socket limit is off unless the caller sets one.
+                "MAX_CONNECTIONS_PER_ADDRESS": os.environ.get("MAX_CONNECTIONS_PER_ADDRESS", "0"),
                 "RUN_TABLE_NAME": self.table_name,
                 "COMPLETION_QUEUE_URL": self.queue_url,
                 "COMPLETION_DLQ_URL": self.dlq_url,
