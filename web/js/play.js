@@ -179,7 +179,7 @@ function onFrame(frame) {
       }
       applySnapshot(frame.snapshot);
       break;
-    case "participant_joined":
+    case "lobby":
     case "participant_kicked":
       setCount(frame.participant_count);
       break;

@@ -87,6 +87,7 @@ SERVER_EXAMPLES: list[BaseModel] = [
     ),
     f.LeaderboardFrame(seq=12, top=[ENTRY], participant_count=1),
     f.RankFrame(seq=13, rank=1, score=990, participant_count=1),
+    f.LobbyFrame(seq=2, participant_count=3),
     f.ParticipantFinishedFrame(seq=14, participant_id=PID, score=990),
     f.RunFinishedFrame(seq=15, reason="completed", leaderboard=[ENTRY], participant_count=1),
 ]

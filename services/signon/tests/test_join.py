@@ -68,12 +68,12 @@ async def test_join_emits_participant_joined_event(signon, redis: Redis) -> None
     assert frame == ParticipantJoinedFrame(
         seq=2, participant_id=second["participant_id"], nickname="Grace", participant_count=2
     )
-    assert entries[0][1]["a"] == "all"
+    assert entries[0][1]["a"] == "host"  # participants get the count in lobby views
     assert await redis.hget(keys.meta, "seq") == "2"
     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=2)
     assert message is not None
     event = BusEvent.model_validate_json(message["data"])
-    assert (event.seq, event.audience, event.speedrun_id) == (1, "all", run["speedrun_id"])
+    assert (event.seq, event.audience, event.speedrun_id) == (1, "host", run["speedrun_id"])
     assert json.loads(event.frame or "")["participant_id"] == first["participant_id"]
     await pubsub.aclose()
 

@@ -144,7 +144,7 @@ class RunFactory:
             args=[
                 run_channel(run.speedrun_id),
                 run.speedrun_id,
-                "all",
+                "host",
                 "",
                 body,
                 "",

@@ -12,7 +12,9 @@ from speedrun_protocol.errors import CloseCode
 from speedrun_protocol.frames import (
     AnswerFrame,
     AnswerResultFrame,
+    LobbyFrame,
     ParticipantFinishedFrame,
+    ParticipantJoinedFrame,
     QuestionFrame,
     RunFinishedFrame,
     StartFrame,
@@ -20,35 +22,54 @@ from speedrun_protocol.frames import (
 from speedrun_protocol.state import AnswerRecord, RunKeys
 from speedrun_run import hub as hub_module
 from speedrun_run.engine import Engine
-from speedrun_run.hub import CloseRequest, Conn, Room
+from speedrun_run.hub import Conn, Room, ws_frame
 from speedrun_run.leaderboard import update_room
 
 
 class StuckSocket:
-    """A socket whose peer never reads: every send blocks."""
+    """A socket whose peer never reads: the close frame never gets out."""
 
     def __init__(self) -> None:
         self.closed = False
-
-    async def send_str(self, data: str) -> None:
-        await asyncio.Event().wait()
+        self.close_codes: list[int] = []
 
     async def close(self, code: int, message: bytes) -> None:
-        self.closed = True
+        self.close_codes.append(code)
+        await asyncio.Event().wait()
 
 
 class Transport:
+    """A transport that records what is written; when the peer stops reading, it piles up."""
+
     def __init__(self) -> None:
         self.aborted = False
+        self.reading = True
+        self.written: list[bytes] = []
+        self.buffered = 0
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+        if not self.reading:
+            self.buffered += len(data)
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
+
+    def is_closing(self) -> bool:
+        return self.aborted
 
     def abort(self) -> None:
         self.aborted = True
 
 
-def fake_conn(speedrun_id: str, pid: str | None, max_queue: int = 100) -> Conn:
-    conn = Conn(StuckSocket(), Transport(), speedrun_id, pid, f"c-{pid}", max_queue)  # type: ignore[arg-type]
+def fake_conn(speedrun_id: str, pid: str | None, max_buffer: int = 1 << 20) -> Conn:
+    conn = Conn(StuckSocket(), Transport(), speedrun_id, pid, f"c-{pid}", max_buffer)  # type: ignore[arg-type]
     conn.active = True
     return conn
+
+
+def written(conn: Conn) -> list[bytes]:
+    return conn.transport.written  # type: ignore[no-any-return]
 
 
 async def until(predicate: Any, timeout: float = 2) -> None:
@@ -59,24 +80,40 @@ async def until(predicate: Any, timeout: float = 2) -> None:
     await asyncio.wait_for(poll(), timeout)
 
 
+def test_ws_frame_is_the_server_wire_format_at_every_length() -> None:
+    for size in (0, 125, 126, 65535, 65536):
+        text = "x" * size
+        data = ws_frame(text)
+        header = {0: 2, 125: 2, 126: 4, 65535: 4, 65536: 10}[size]
+        assert data[0] == 0x81  # FIN, text, no compression
+        assert data[1] & 0x80 == 0  # a server never masks
+        assert data[header:] == text.encode()
+        length = data[1] & 0x7F
+        if header == 4:
+            length = int.from_bytes(data[2:4], "big")
+        elif header == 10:
+            length = int.from_bytes(data[2:10], "big")
+        assert length == size
+
+
 async def test_slow_consumer_is_closed_4008_and_cut_when_stuck(monkeypatch) -> None:
     monkeypatch.setattr(hub_module, "CUT_AFTER_S", 0.05)
-    conn = fake_conn("sr_x", "p_x", max_queue=3)
-    writer = asyncio.create_task(conn.run_writer())
-    conn.send_event(1, '{"seq":1,"type":"x"}')
-    await until(lambda: not conn.queue)  # the writer took it and is stuck sending it
-    for i in range(1, 10):
-        conn.send_event(i + 1, f'{{"seq":{i + 1},"type":"x"}}')
-    # the queue overflowed: what was queued is dropped, a 4008 close is all that is left
+    conn = fake_conn("sr_x", "p_x", max_buffer=100)
+    conn.transport.reading = False  # type: ignore[attr-defined]
+    for i in range(1, 20):
+        conn.send_event(i, ws_frame(f'{{"seq":{i},"type":"x","pad":"{"y" * 20}"}}'))
+    # the writes stopped once the peer had more than 100 bytes unread, and a 4008 close began
     assert conn.closing
-    assert list(conn.queue) == [
-        CloseRequest(CloseCode.SLOW_CONSUMER, "slow consumer: reconnect to resume")
-    ]
-    # the writer is stuck on the first frame: the connection is cut
+    sent = len(written(conn))
+    sizes = [len(d) for d in written(conn)]
+    assert sum(sizes[:-1]) <= 100 < sum(sizes) and sent < 19
+    await until(lambda: conn.ws.close_codes == [CloseCode.SLOW_CONSUMER])  # type: ignore[attr-defined]
+    # the close frame cannot get out either: the connection is cut
     await until(lambda: conn.transport.aborted)
-    conn.send_event(99, "{}")  # nothing more is queued for a closing socket
-    assert len(conn.queue) == 1
-    writer.cancel()
+    conn.send_event(99, ws_frame("{}"))  # nothing more is written to a closing socket
+    assert len(written(conn)) == sent
+    assert conn.closer is not None
+    conn.closer.cancel()
 
 
 async def test_leaderboard_update_costs_bounded_calls_and_ranks_only_on_change(
@@ -107,23 +144,57 @@ async def test_leaderboard_update_costs_bounded_calls_and_ranks_only_on_change(
     assert calls.get("zrevrange") == 1 and calls.get("zmscore") == 1
     assert calls.get("zcount") == 3
     assert "zrevrank" not in calls and "zscore" not in calls
-    board = host.queue[-1]
-    assert isinstance(board, str) and '"type":"leaderboard"' in board and '"seq":40' in board
+    board = written(host)[-1]
+    assert b'"type":"leaderboard"' in board and b'"seq":40' in board
     assert room.participants[run.pids[2]].rank == (1, 2000, 40)
     assert room.participants[run.pids[0]].rank == (27, 0, 40)
     # everyone got the very same encoded board, then their rank
-    assert all(c.queue[0] is board for c in room.participants.values())
-    assert all(len(c.queue) == 2 for c in room.participants.values())
+    assert all(written(c)[0] is board for c in room.participants.values())
+    assert all(len(written(c)) == 2 for c in room.participants.values())
 
     # AND a second update with nothing changed sends the board but no rank frames
     await update_room(engine, room, top=10)
-    assert all(len(c.queue) == 3 for c in room.participants.values())
+    assert all(len(written(c)) == 3 for c in room.participants.values())
     sync.zincrby(keys.scores, 5000, run.pids[0])
     await update_room(engine, room, top=10)
-    assert len(room.participants[run.pids[0]].queue) == 5  # the board and a new rank
+    assert len(written(room.participants[run.pids[0]])) == 5  # the board and a new rank
     assert room.participants[run.pids[0]].rank == (1, 5000, 40)
     await client.aclose()
     sync.close()
+
+
+async def test_joins_go_to_the_host_and_participants_get_a_coalesced_count(
+    instances, runs, make_client
+) -> None:
+    # GIVEN a lobby with its host and one participant on instance a, another on instance b
+    a = await instances("i-a")
+    b = await instances("i-b")
+    run = runs.create("host-paced", count=2)
+    ann_id, bob_id = run.pids
+    host = make_client(a, run.host_token)
+    ann = make_client(a, run.participants[ann_id])
+    bob = make_client(b, run.participants[bob_id])
+    for c in (host, ann, bob):
+        await c.connect()
+
+    # WHEN five more participants join at once
+    joined = [runs.join(run, f"late{i}") for i in range(5)]
+
+    # THEN the host has every join, and each participant learns the count from lobby views
+    seen = [await host.expect(ParticipantJoinedFrame) for _ in joined]
+    assert [f.participant_id for f in seen] == joined
+    for c in (ann, bob):
+        await c.expect(LobbyFrame, where=lambda f: f.participant_count == 7)
+    await asyncio.sleep(0.3)  # a few more leaderboard intervals (0.1 s)
+    for c in (ann, bob):
+        while True:
+            try:
+                await c.recv(timeout=0.05)
+            except TimeoutError:
+                break
+        assert not [f for f in c.received if isinstance(f, ParticipantJoinedFrame)]
+        # coalesced: a handful of lobby frames, not one per join
+        assert len([f for f in c.received if isinstance(f, LobbyFrame)]) <= 5
 
 
 async def test_participant_gone_past_grace_forfeits_and_does_not_block_the_end(

@@ -288,7 +288,7 @@ class PongFrame(_ServerFrame):
 
 
 class ParticipantJoinedFrame(_ServerFrame):
-    """A participant joined (to everyone; participants use the count)."""
+    """Host: a participant joined (participants learn the count from ``lobby`` frames)."""
 
     type: Literal["participant_joined"] = "participant_joined"
     participant_id: str = Field(description="Their id.")
@@ -408,8 +408,16 @@ class RankFrame(_ServerFrame):
     participant_count: int = Field(description="Participants in the run.")
 
 
+class LobbyFrame(_ServerFrame):
+    """Participant, in the lobby: how many have joined (coalesced: a few per second at most)."""
+
+    type: Literal["lobby"] = "lobby"
+    participant_count: int = Field(description="Participants in the run.")
+
+
 class ParticipantFinishedFrame(_ServerFrame):
-    """Self-paced: a participant has answered or timed out every question."""
+    """Self-paced: a participant has answered or timed out every question (to them and the
+    host; the others see the count move in their rank frames)."""
 
     type: Literal["participant_finished"] = "participant_finished"
     participant_id: str = Field(description="Their id.")
@@ -443,6 +451,7 @@ ServerFrame = Annotated[
     | ParticipantProgressFrame
     | LeaderboardFrame
     | RankFrame
+    | LobbyFrame
     | ParticipantFinishedFrame
     | RunFinishedFrame,
     Field(discriminator="type"),

@@ -1,7 +1,9 @@
 """FastAPI dependencies: what a route needs, as types.
 
 Everything comes from ``app.state``, set by :func:`speedrun_signon.app.create_app` and its
-lifespan, so the settings a test passes to the factory are the ones its routes see.
+lifespan, so the settings a test passes to the factory are the ones its routes see. Every
+dependency is ``async``: FastAPI runs a plain ``def`` dependency in a worker thread, and a join
+would wait on the thread pool several times for what is a dictionary look-up.
 """
 
 from __future__ import annotations
@@ -22,31 +24,31 @@ from speedrun_signon.runs import RunStore
 _bearer = HTTPBearer(auto_error=False, description="A host or participant token from sign-on.")
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     """The settings the app was made with."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_redis(request: Request) -> Redis:
+async def get_redis(request: Request) -> Redis:
     """The Redis client opened by the lifespan."""
     redis: Redis = request.app.state.redis
     return redis
 
 
-def get_runs(request: Request) -> RunStore:
+async def get_runs(request: Request) -> RunStore:
     """The run store."""
     runs: RunStore = request.app.state.runs
     return runs
 
 
-def get_limits(request: Request) -> RateLimits:
+async def get_limits(request: Request) -> RateLimits:
     """The rate limits."""
     limits: RateLimits = request.app.state.limits
     return limits
 
 
-def get_archive(request: Request) -> ArchiveReader:
+async def get_archive(request: Request) -> ArchiveReader:
     """The archive reader."""
     archive: ArchiveReader = request.app.state.archive
     return archive
@@ -59,7 +61,7 @@ LimitsDep = Annotated[RateLimits, Depends(get_limits)]
 ArchiveDep = Annotated[ArchiveReader, Depends(get_archive)]
 
 
-def client_address(request: Request, settings: SettingsDep) -> str:
+async def client_address(request: Request, settings: SettingsDep) -> str:
     """The client's IP address, for rate limits.
 
     With ``trusted_proxy_hops = 0`` it is the peer of the connection. Behind N trusted proxies
@@ -81,7 +83,7 @@ def client_address(request: Request, settings: SettingsDep) -> str:
     return forwarded[-hops] if len(forwarded) >= hops else forwarded[0]
 
 
-def token_claims(
+async def token_claims(
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> TokenClaims:

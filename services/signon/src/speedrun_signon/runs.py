@@ -67,7 +67,7 @@ if redis.call('HSETNX', nicks, folded, pid) == 0 then return {'taken'} end
 redis.call('HSET', participants, pid, record)
 local count = redis.call('HINCRBY', meta, 'participant_count', 1)
 redis.call('ZADD', scores, 0, pid)
-local seq = emit(meta, events, channel, speedrun_id, 'all', '', body_prefix .. count .. '}', '',
+local seq = emit(meta, events, channel, speedrun_id, 'host', '', body_prefix .. count .. '}', '',
                  maxlen)
 for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end
 return {'ok', count, seq}

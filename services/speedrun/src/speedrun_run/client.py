@@ -18,6 +18,7 @@ from speedrun_protocol.frames import (
     ErrorFrame,
     HelloFrame,
     LeaderboardFrame,
+    LobbyFrame,
     PongFrame,
     RankFrame,
     ServerFrame,
@@ -27,7 +28,7 @@ from speedrun_protocol.frames import (
 
 F = TypeVar("F", bound=BaseModel)
 
-VIEW_FRAMES = (LeaderboardFrame, RankFrame, ErrorFrame, PongFrame)
+VIEW_FRAMES = (LeaderboardFrame, RankFrame, LobbyFrame, ErrorFrame, PongFrame)
 """Frames that are not run events (their ``seq`` is not a new event's)."""
 
 

@@ -47,8 +47,10 @@ class Settings(BaseSettings):
     rate_limit_strikes: int = Field(
         default=50, ge=1, description="Refused frames in a row before the socket is closed (4029)."
     )
-    send_queue_max: int = Field(
-        default=512, ge=1, description="Frames queued for one socket before it is a slow consumer."
+    send_buffer_max_bytes: int = Field(
+        default=1 << 20,
+        ge=1024,
+        description="Bytes a socket's peer may leave unread before it is a slow consumer (4008).",
     )
     grace_period_s: float = Field(
         default=60.0,

@@ -48,6 +48,7 @@ from speedrun_protocol.state import (
     RunQuestion,
     frame_body,
 )
+from speedrun_run.batch import RedisBatch
 from speedrun_run.clock import now_ms
 from speedrun_run.errors import Contended, Rejected, RunGone, RunLost
 from speedrun_run.scoring import score_answer
@@ -57,6 +58,14 @@ logger = logging.getLogger(__name__)
 
 ATTEMPTS = 8
 """Times a command is read and tried again after losing a race, before giving up."""
+HOST_ANSWER_META = (
+    "status",
+    "phase",
+    "current_question",
+    "question_opened_ms",
+    "question_deadline_ms",
+)
+"""What a host-paced answer reads of the run's meta (the script checks it again)."""
 STATIC_CACHE = 2048
 """Runs whose (immutable) config and questions an instance keeps in memory."""
 
@@ -117,7 +126,8 @@ class Engine:
         self.instance_id = instance_id
         self.grace_ms = int(grace_s * 1000)
         self.host_grace_ms = int(host_grace_s * 1000)
-        self.scripts = Scripts(redis)
+        self.batch = RedisBatch(redis)
+        self.scripts = Scripts(redis, self.batch)
         self._static: OrderedDict[str, RunStatic] = OrderedDict()
         self.nicknames: dict[str, str] = {}
 
@@ -572,18 +582,12 @@ class Engine:
         now: int,
     ) -> None:
         keys = RunKeys(speedrun_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hmget(
-                keys.meta,
-                "status",
-                "phase",
-                "current_question",
-                "question_opened_ms",
-                "question_deadline_ms",
-            )
-            pipe.hget(keys.progress, participant_id)
-            pipe.hexists(keys.answers, f"{participant_id}:{index}")
-            (status, phase, current, opened, deadline), raw_progress, exists = await pipe.execute()
+        meta, raw_progress, exists = await self.batch.read(
+            ("HMGET", keys.meta, *HOST_ANSWER_META),
+            ("HGET", keys.progress, participant_id),
+            ("HEXISTS", keys.answers, f"{participant_id}:{index}"),
+        )
+        status, phase, current, opened, deadline = meta
         if status != "running" or current is None or int(current) != index:
             raise Rejected(ErrorCode.QUESTION_NOT_OPEN, "that question is not open")
         if phase != "question" or now > int(deadline):
@@ -686,13 +690,13 @@ class Engine:
         """Self-paced: score an answer or a time-out, and move the participant on, atomically."""
         keys = RunKeys(speedrun_id)
         for _ in range(ATTEMPTS):
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hget(keys.meta, "status")
-                pipe.hget(keys.progress, participant_id)
-                pipe.hexists(keys.answers, f"{participant_id}:{index}")
-                pipe.hget(keys.participants, participant_id)
-                pipe.hexists(keys.presence, participant_id)
-                status, raw_progress, exists, raw_record, present = await pipe.execute()
+            status, raw_progress, exists, raw_record, present = await self.batch.read(
+                ("HGET", keys.meta, "status"),
+                ("HGET", keys.progress, participant_id),
+                ("HEXISTS", keys.answers, f"{participant_id}:{index}"),
+                ("HGET", keys.participants, participant_id),
+                ("HEXISTS", keys.presence, participant_id),
+            )
             record = _record(raw_record)
             if record is None and status is None:
                 # Neither the participant nor the run's meta: the state store lost the run.
@@ -889,10 +893,9 @@ class Engine:
         )
 
     async def _pair_meta(self, keys: RunKeys, participant_id: str) -> tuple[str | None, str | None]:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hget(keys.meta, "status")
-            pipe.hget(keys.progress, participant_id)
-            status, raw = await pipe.execute()
+        status, raw = await self.batch.read(
+            ("HGET", keys.meta, "status"), ("HGET", keys.progress, participant_id)
+        )
         return status, raw
 
     async def disconnect(

@@ -166,13 +166,12 @@ async def _socket(request: web.Request, settings: Settings, hub: Hub) -> web.Str
         claims.sid,
         claims.participant_id,
         secrets.token_hex(8),
-        settings.send_queue_max,
+        settings.send_buffer_max_bytes,
     )
     who = claims.participant_id or "host"
     presence = f"{settings.instance_id}|{conn.conn_id}"
     try:
         await hub.add(conn)
-        conn.writer = asyncio.create_task(conn.run_writer(), name=f"ws-writer-{conn.conn_id}")
         await _welcome(conn, claims, hello, presence, settings, engine, hub)
         await _serve(conn, claims, settings, engine)
     except Rejected as exc:
@@ -348,13 +347,13 @@ async def _dispatch(
 
 async def _leave(conn: Conn, who: str, presence: str, engine: Engine, hub: Hub) -> None:
     await hub.remove(conn)
-    if conn.writer is not None:
-        if not conn.closing:
-            conn.close_after(CloseCode.NORMAL, "bye")
+    if not conn.closing:
+        conn.close_after(CloseCode.NORMAL, "bye")
+    if conn.closer is not None:
         try:
-            await asyncio.wait_for(asyncio.shield(conn.writer), timeout=3)
+            await asyncio.wait_for(asyncio.shield(conn.closer), timeout=3)
         except (TimeoutError, asyncio.CancelledError):
-            conn.writer.cancel()
+            conn.closer.cancel()
     try:
         # A no-op unless this connection is still the identity's live one.
         await engine.disconnect(conn.speedrun_id, who, presence)

@@ -2,9 +2,10 @@
 
 One pub/sub connection per instance listens on the channels of the runs it holds sockets for (and
 on its own control channel). A bus event carries its frame already encoded: the listener looks up
-the matching local sockets and appends the same string to each one's bounded send queue, without
-decoding the frame and without a task per recipient. Each socket has one writer task draining its
-queue; a socket whose queue is full is a slow consumer and is closed (4008) — it may resume.
+the matching local sockets without decoding the frame, puts it in the WebSocket wire format once
+and writes the same bytes to each recipient's transport, with no task and no queue per recipient.
+A socket whose peer lets its send buffer grow past the limit is a slow consumer and is closed
+(4008) — it may resume.
 
 Pub/sub may drop messages (a reconnect); every event has a run sequence number, so a gap seen by
 the listener is filled from the run's stream before going on.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,12 +48,18 @@ CUT_AFTER_S = 2.0
 """Seconds an aborted socket gets to send its close frame before the connection is cut."""
 
 
-@dataclass(frozen=True, slots=True)
-class CloseRequest:
-    """Queued after the frames a socket must still get: close it with this code."""
+def ws_frame(frame: str) -> bytes:
+    """Return a text frame as it goes on the wire from a server (unmasked, uncompressed).
 
-    code: int
-    reason: str
+    A broadcast is encoded once and the same bytes are written to every recipient's transport.
+    """
+    payload = frame.encode()
+    size = len(payload)
+    if size < 126:
+        return bytes((0x81, size)) + payload
+    if size < 65536:
+        return bytes((0x81, 126)) + size.to_bytes(2, "big") + payload
+    return bytes((0x81, 127)) + size.to_bytes(8, "big") + payload
 
 
 def frame_type(frame: str) -> str:
@@ -65,21 +72,25 @@ def frame_type(frame: str) -> str:
 
 
 class Conn:
-    """One live WebSocket of a run: its identity, its send queue and the run events it has had."""
+    """One live WebSocket of a run: its identity, its transport and the run events it has had.
+
+    Frames are written straight to the transport, whole, in the order they are sent (aiohttp's
+    own uncompressed writes are synchronous too, so its pings interleave only between frames).
+    The kernel and the transport buffer what the peer has not read yet; a peer that lets more
+    than ``max_buffer`` bytes pile up is a slow consumer and is closed.
+    """
 
     __slots__ = (
         "active",
+        "closer",
         "closing",
         "conn_id",
-        "max_queue",
+        "max_buffer",
         "participant_id",
-        "queue",
         "rank",
         "seq",
         "speedrun_id",
         "transport",
-        "wakeup",
-        "writer",
         "ws",
     )
 
@@ -90,7 +101,7 @@ class Conn:
         speedrun_id: str,
         participant_id: str | None,
         conn_id: str,
-        max_queue: int,
+        max_buffer: int,
     ) -> None:
         """Wrap an accepted socket (the hello is verified)."""
         self.ws = ws
@@ -98,14 +109,12 @@ class Conn:
         self.speedrun_id = speedrun_id
         self.participant_id = participant_id
         self.conn_id = conn_id
-        self.max_queue = max_queue
-        self.queue: deque[str | CloseRequest] = deque()
-        self.wakeup = asyncio.Event()
+        self.max_buffer = max_buffer
         self.seq = 0
         self.active = False
         self.closing = False
         self.rank: tuple[int, int, int] | None = None
-        self.writer: asyncio.Task[None] | None = None
+        self.closer: asyncio.Task[None] | None = None
 
     @property
     def is_host(self) -> bool:
@@ -113,58 +122,44 @@ class Conn:
         return self.participant_id is None
 
     def send(self, frame: str) -> None:
-        """Queue one encoded frame; a full queue makes this a slow consumer."""
-        if self.closing:
+        """Send one encoded frame."""
+        self.write(ws_frame(frame))
+
+    def write(self, data: bytes) -> None:
+        """Write one frame already on the wire format; a full buffer makes a slow consumer."""
+        transport = self.transport
+        if self.closing or transport is None or transport.is_closing():
             return
-        if len(self.queue) >= self.max_queue:
+        if transport.get_write_buffer_size() > self.max_buffer:
             self.abort(CloseCode.SLOW_CONSUMER, "slow consumer: reconnect to resume")
             return
-        self.queue.append(frame)
-        self.wakeup.set()
+        transport.write(data)
 
-    def send_event(self, seq: int, frame: str) -> None:
-        """Queue a run event unless this socket already has it (or is not live yet)."""
+    def send_event(self, seq: int, data: bytes) -> None:
+        """Write a run event unless this socket already has it (or is not live yet)."""
         if self.active and seq > self.seq:
             self.seq = seq
-            self.send(frame)
+            self.write(data)
 
     def close_after(self, code: int, reason: str) -> None:
-        """Close the socket once the frames already queued are sent."""
+        """Close the socket after the frames already sent."""
         if not self.closing:
             self.closing = True
-            self.queue.append(CloseRequest(code, reason))
-            self.wakeup.set()
+            self.closer = asyncio.create_task(self._close(code, reason))
 
     def abort(self, code: int, reason: str) -> None:
-        """Drop what is queued and close now; cut the connection if the close cannot be sent."""
-        if self.closing and self.queue and isinstance(self.queue[-1], CloseRequest):
-            self.queue = deque([self.queue[-1]])
-        else:
-            self.queue.clear()
-            self.closing = True
-            self.queue.append(CloseRequest(code, reason))
-        self.wakeup.set()
-        # A writer stuck on a full socket buffer never reaches the close frame: cut the line.
+        """Close now; cut the connection if the close frame cannot get out in time."""
+        self.close_after(code, reason)
+        # A peer that does not read never takes the close frame: cut the line.
         asyncio.get_running_loop().call_later(CUT_AFTER_S, self._cut)
+
+    async def _close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.ws.close(code=code, message=reason.encode())
 
     def _cut(self) -> None:
         if not self.ws.closed and self.transport is not None:
             self.transport.abort()
-
-    async def run_writer(self) -> None:
-        """Send queued frames in order until a close request (the socket's one writer task)."""
-        try:
-            while True:
-                while not self.queue:
-                    self.wakeup.clear()
-                    await self.wakeup.wait()
-                item = self.queue.popleft()
-                if isinstance(item, CloseRequest):
-                    await self.ws.close(code=item.code, message=item.reason.encode())
-                    return
-                await self.ws.send_str(item)
-        except (ConnectionError, RuntimeError, asyncio.CancelledError):
-            return
 
 
 @dataclass
@@ -358,19 +353,20 @@ class Hub:
     ) -> None:
         if room.last_seq is None or seq > room.last_seq:
             room.last_seq = seq
+        data = ws_frame(frame)
         if audience == "participant":
             conn = room.participants.get(pid)
             if conn is not None:
-                conn.send_event(seq, frame)
+                conn.send_event(seq, data)
         elif audience == "host":
             for conn in room.hosts:
-                conn.send_event(seq, frame)
+                conn.send_event(seq, data)
         elif audience == "participants":
             for conn in room.participants.values():
-                conn.send_event(seq, frame)
+                conn.send_event(seq, data)
         else:
             for conn in list(room.conns()):
-                conn.send_event(seq, frame)
+                conn.send_event(seq, data)
         if close == "kicked":
             kicked = room.participants.get(pid)
             if kicked is not None:

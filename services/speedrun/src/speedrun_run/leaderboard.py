@@ -7,8 +7,11 @@ once) and each local participant whose rank, score or the participant count chan
 the top, the count and every local participant's score (``ZMSCORE``), then one ``ZCOUNT`` per
 distinct score, pipelined.
 
-Leaderboard and rank frames are *views*, not run events: they are not in the replay stream and
-carry the sequence number of the last event this instance had delivered to the run.
+In the lobby there is no board: the run's local participants get a :class:`LobbyFrame` with the
+count instead (joins go to the host only, so N joins do not cost N² frames).
+
+Leaderboard, rank and lobby frames are *views*, not run events: they are not in the replay stream
+and carry the sequence number of the last event this instance had delivered to the run.
 """
 
 from __future__ import annotations
@@ -18,10 +21,10 @@ import logging
 
 from redis.exceptions import RedisError
 
-from speedrun_protocol.frames import LeaderboardFrame, RankFrame
+from speedrun_protocol.frames import LeaderboardFrame, LobbyFrame, RankFrame
 from speedrun_protocol.state import RunKeys
 from speedrun_run.engine import Engine
-from speedrun_run.hub import Hub, Room
+from speedrun_run.hub import Hub, Room, ws_frame
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +43,11 @@ async def update_room(engine: Engine, room: Room, top: int) -> None:
             pipe.zmscore(keys.scores, pids)
         replies = await pipe.execute()
     rows, (status, count) = replies[0], replies[1]
+    if status == "lobby":
+        _send_lobby(room, int(count or 0))
+        return
     if status != "running":
-        return  # the lobby has no board yet; run_finished carries the final one
+        return  # run_finished carries the final board
     scores = dict(zip(pids, replies[2], strict=True)) if pids else {}
     distinct = sorted({s for s in scores.values() if s is not None})
     async with engine.redis.pipeline(transaction=False) as pipe:
@@ -53,10 +59,10 @@ async def update_room(engine: Engine, room: Room, top: int) -> None:
     participant_count = int(count or 0)
     seq = room.last_seq or 0
     board = LeaderboardFrame(seq=seq, top=entries, participant_count=participant_count)
-    encoded = board.model_dump_json()
+    encoded = ws_frame(board.model_dump_json())
     for conn in conns:
-        conn.send(encoded)
-    rank_frames: dict[tuple[int, int, int], str] = {}
+        conn.write(encoded)
+    rank_frames: dict[tuple[int, int, int], bytes] = {}
     for pid, score in scores.items():
         target = room.participants.get(pid)
         if score is None or target is None:
@@ -67,10 +73,21 @@ async def update_room(engine: Engine, room: Room, top: int) -> None:
         target.rank = state
         frame = rank_frames.get(state)
         if frame is None:
-            frame = rank_frames[state] = RankFrame(
-                seq=seq, rank=state[0], score=state[1], participant_count=participant_count
-            ).model_dump_json()
-        target.send(frame)
+            frame = rank_frames[state] = ws_frame(
+                RankFrame(
+                    seq=seq, rank=state[0], score=state[1], participant_count=participant_count
+                ).model_dump_json()
+            )
+        target.write(frame)
+
+
+def _send_lobby(room: Room, participant_count: int) -> None:
+    """The lobby has no board: its participants get the count (the host has every join)."""
+    frame = LobbyFrame(seq=room.last_seq or 0, participant_count=participant_count)
+    data = ws_frame(frame.model_dump_json())
+    for conn in room.participants.values():
+        if conn.active and not conn.closing:
+            conn.write(data)
 
 
 async def run_leaderboards(engine: Engine, hub: Hub, interval_s: float, top: int) -> None:

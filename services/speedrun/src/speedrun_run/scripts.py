@@ -23,6 +23,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from speedrun_protocol.state import EMIT_LUA, RunKeys
+from speedrun_run.batch import RedisBatch
 
 DEADLINES_KEY = "speedrun:deadlines"
 INSTANCES_KEY = "speedrun:instances"
@@ -195,7 +196,9 @@ local done = 0
 if ARGV[16] == '1' then
   redis.call('HINCRBY', META, 'finished_count', 1)
   redis.call('ZREM', DEADLINES, 'g|' .. SID .. '|' .. pid)
-  out('all', '', ARGV[17], '')
+  -- the finisher and the host; the others see the count in their rank frames
+  out('participant', pid, ARGV[17], '')
+  out('host', '', ARGV[17], '')
   done = maybe_complete()
 end
 touch()
@@ -437,14 +440,20 @@ _RUN_SCRIPTS = {
 
 
 class Scripts:
-    """The scripts registered on one Redis client (EVALSHA, loaded again after a restart)."""
+    """The scripts registered on one Redis client (EVALSHA, loaded again after a restart).
 
-    def __init__(self, redis: Redis) -> None:
+    Run scripts go through the instance's :class:`RedisBatch`: the scripts of many sockets that
+    arrive together share one round trip.
+    """
+
+    def __init__(self, redis: Redis, batch: RedisBatch) -> None:
         """Register every script.
 
         Args:
             redis: The state store client.
+            batch: Where run scripts are sent.
         """
+        self.batch = batch
         self._run = {
             name: redis.register_script(_PRELUDE + body) for name, body in _RUN_SCRIPTS.items()
         }
@@ -454,5 +463,5 @@ class Scripts:
 
     async def run(self, name: str, keys: list[str], args: list[Any]) -> list[Any]:
         """Run one run script and return its reply (first element: ``ok`` or a refusal)."""
-        reply: list[Any] = await self._run[name](keys=keys, args=args)
+        reply: list[Any] = await self.batch.script(self._run[name], keys, args)
         return reply

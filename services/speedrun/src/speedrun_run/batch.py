@@ -1,0 +1,116 @@
+"""Redis calls made by many sockets at once, sent in one round trip.
+
+A thousand players answering within a few milliseconds each need a read and a script. Sent one by
+one, each call waits for a pooled connection and a round trip of its own; here every call made
+during one turn of the event loop joins a single pipeline (not a transaction: each call is its
+own script or its own reads, and every script re-checks the facts it rests on). The callers await
+their own replies as before; an error in one call is raised to that caller only, and a lost
+connection fails every call of the batch, as it would have failed each of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
+
+Command = tuple[Any, ...]
+
+
+@dataclass(slots=True)
+class _Call:
+    commands: Sequence[Command]
+    future: asyncio.Future[Any]
+    script: AsyncScript | None = None
+
+
+class RedisBatch:
+    """Collects the calls of one event-loop turn and sends them as one pipeline."""
+
+    def __init__(self, redis: Redis) -> None:
+        """Batch calls on ``redis`` (its pool lends one connection per batch)."""
+        self.redis = redis
+        self._pending: list[_Call] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def read(self, *commands: Command) -> list[Any]:
+        """Run some commands (not atomically with each other); return their replies in order."""
+        replies: list[Any] = await self._add(_Call(commands, self._future()))
+        return replies
+
+    async def script(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        """Run a registered Lua script by its SHA (loaded again if Redis forgot it)."""
+        command = ("EVALSHA", script.sha, len(keys), *keys, *args)
+        return await self._add(_Call((command,), self._future(), script))
+
+    def _future(self) -> asyncio.Future[Any]:
+        return asyncio.get_running_loop().create_future()
+
+    async def _add(self, call: _Call) -> Any:
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._pending.append(call)
+        return await call.future
+
+    def _flush(self) -> None:
+        calls, self._pending = self._pending, []
+        task = asyncio.create_task(self._send(calls))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, calls: list[_Call], reload: bool = True) -> None:
+        calls = [c for c in calls if not c.future.done()]  # a cancelled caller needs nothing
+        if not calls:
+            return
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for call in calls:
+                    for command in call.commands:
+                        pipe.execute_command(*command)
+                replies = await pipe.execute(raise_on_error=False)
+        except asyncio.CancelledError:
+            for call in calls:
+                call.future.cancel()
+            raise
+        except Exception as exc:
+            for call in calls:
+                if not call.future.done():
+                    call.future.set_exception(exc)
+            return
+        unknown: list[_Call] = []
+        at = 0
+        for call in calls:
+            mine = replies[at : at + len(call.commands)]
+            at += len(call.commands)
+            if call.future.done():
+                continue
+            if call.script is not None:
+                if isinstance(mine[0], NoScriptError) and reload:
+                    unknown.append(call)
+                elif isinstance(mine[0], Exception):
+                    call.future.set_exception(mine[0])
+                else:
+                    call.future.set_result(mine[0])
+                continue
+            error = next((r for r in mine if isinstance(r, Exception)), None)
+            if error is not None:
+                call.future.set_exception(error)
+            else:
+                call.future.set_result(mine)
+        if unknown:
+            # Redis restarted (or flushed its scripts): load them again, then retry once.
+            try:
+                for script in {id(c.script): c.script for c in unknown}.values():
+                    assert script is not None
+                    await self.redis.script_load(script.script)
+            except Exception as exc:
+                for call in unknown:
+                    if not call.future.done():
+                        call.future.set_exception(exc)
+                return
+            await self._send(unknown, reload=False)

@@ -1,0 +1,103 @@
+"""The Redis batch: the calls of one event-loop turn share one pipeline, and each gets its own reply."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+from speedrun_run.batch import RedisBatch
+from speedrun_testkit.procs import free_port
+
+INCR_BY = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
+FAILS_ON_ZERO = "if ARGV[1] == '0' then return redis.error_reply('zero') end return ARGV[1]"
+
+
+class CountingRedis(Redis):
+    """A client that counts the pipelines it opens."""
+
+    pipelines = 0
+
+    def pipeline(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        CountingRedis.pipelines += 1
+        return super().pipeline(*args, **kwargs)
+
+
+@pytest.fixture
+async def client(redis_url: str):  # type: ignore[no-untyped-def]
+    redis = CountingRedis.from_url(redis_url, decode_responses=True)
+    CountingRedis.pipelines = 0
+    yield redis
+    await redis.aclose()
+
+
+async def test_calls_of_one_turn_share_one_pipeline_and_get_their_own_replies(client) -> None:
+    batch = RedisBatch(client)
+    incr = client.register_script(INCR_BY)
+    await client.delete("n", "h")
+    await client.hset("h", mapping={"a": "1", "b": "2"})
+    await client.script_load(INCR_BY)
+    CountingRedis.pipelines = 0
+
+    # WHEN 100 callers each run a script and 100 read, all at once
+    results = await asyncio.gather(
+        *(batch.script(incr, ["n"], [i]) for i in range(1, 101)),
+        *(batch.read(("HGET", "h", "a"), ("HEXISTS", "h", f"x{i}")) for i in range(100)),
+    )
+
+    # THEN one pipeline carried them all, in order, each reply parsed as the command's own
+    assert CountingRedis.pipelines == 1
+    assert results[:100] == [i * (i + 1) // 2 for i in range(1, 101)]
+    assert results[100:] == [["1", False]] * 100
+    assert await client.get("n") == "5050"
+
+
+async def test_an_error_reaches_its_own_caller_only(client) -> None:
+    batch = RedisBatch(client)
+    picky = client.register_script(FAILS_ON_ZERO)
+    await client.hset("h", "a", "1")
+    calls = [batch.script(picky, [], [v]) for v in ("1", "0", "2")]
+    calls.append(batch.read(("HGET", "h", "a"), ("INCR", "h")))  # INCR on a hash: WRONGTYPE
+    first, refused, third, wrong = await asyncio.gather(*calls, return_exceptions=True)
+    assert (first, third) == ("1", "2")
+    assert isinstance(refused, ResponseError) and "zero" in str(refused)
+    assert isinstance(wrong, ResponseError) and "WRONGTYPE" in str(wrong)
+
+
+async def test_scripts_are_loaded_again_after_redis_forgets_them(client) -> None:
+    batch = RedisBatch(client)
+    incr = client.register_script(INCR_BY)
+    await client.delete("m")
+    assert await batch.script(incr, ["m"], [2]) == 2
+    await client.script_flush()
+    # NOSCRIPT: loaded again and run once, not twice
+    assert await asyncio.gather(batch.script(incr, ["m"], [3]), batch.script(incr, ["m"], [4])) in (
+        [5, 9],
+        [9, 7],
+    )
+    assert await client.get("m") == "9"
+
+
+async def test_a_lost_connection_fails_every_call_of_the_batch() -> None:
+    dead = Redis(host="127.0.0.1", port=free_port(), decode_responses=True)
+    batch = RedisBatch(dead)
+    script = dead.register_script(INCR_BY)
+    outcomes = await asyncio.gather(
+        batch.script(script, ["n"], [1]), batch.read(("GET", "n")), return_exceptions=True
+    )
+    assert all(isinstance(o, RedisConnectionError) for o in outcomes), outcomes
+    await dead.aclose()
+
+
+async def test_a_cancelled_caller_does_not_break_the_others(client) -> None:
+    batch = RedisBatch(client)
+    await client.set("k", "v")
+    gone = asyncio.ensure_future(batch.read(("GET", "k")))
+    kept = asyncio.ensure_future(batch.read(("GET", "k")))
+    await asyncio.sleep(0)
+    gone.cancel()
+    assert await kept == ["v"]
+    assert gone.cancelled()
