@@ -1,10 +1,12 @@
 """Playing a run on the real stack while a fault happens, and counting what the fault cost.
 
 :func:`play_run` opens a self-paced run through the gateway, joins the simulated participants of
-``speedrun_cli.bots`` plus a few *sleepers* (participants who stay connected but never answer one
-question, so that question's deadline must fire on whichever instance is alive), starts it as the
-host, calls ``fault`` once half the answers are in, and waits for the end. :func:`tally` then
-compares what every bot saw acknowledged with the archive the reporter wrote to DynamoDB.
+``speedrun_cli.bots`` (in processes of their own, see :mod:`chaos_players`) plus a few *sleepers*
+(participants who stay connected but never answer one question, so that question's deadline must
+fire on whichever instance is alive), starts it as the host, calls ``fault`` once half the answers
+are in, and waits for the end. :func:`tally` then compares what every bot saw acknowledged with
+the archive the reporter wrote to DynamoDB; :class:`ReconnectWatch` reads every socket's timed
+events to say how long the fault kept each one away, and where that time went.
 """
 
 from __future__ import annotations
@@ -12,21 +14,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import shutil
 import statistics
+import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 from boto3.dynamodb.conditions import Key
+from chaos_players import BotPlayers
+from chaos_stack import CpuWatch, cpu_targets
 from pydantic import BaseModel
 
 from speedrun_aws import aws_resource
-from speedrun_cli.bots import BotReport, BotsProgress, BotStyle, answer_key, run_bots
+from speedrun_cli.bots import BotReport, BotStyle, answer_key
 from speedrun_cli.client import SpeedrunApi
 from speedrun_cli.host import HostSession
-from speedrun_cli.socket import RunSocket
+from speedrun_cli.socket import RunSocket, SocketEvent
 from speedrun_devstack.stack import Stack
 from speedrun_protocol.archive import (
     ArchivedParticipant,
@@ -37,6 +44,8 @@ from speedrun_protocol.archive import (
 )
 from speedrun_protocol.frames import AnswerFrame, ErrorFrame, QuestionFrame, WelcomeFrame
 
+BOT_PROCESSES = 1
+"""Processes the bots are shared among (the machine has two cores, and the stack wants them)."""
 SLEEPY_QUESTION = 1
 """The question sleepers never answer: its deadline has to fire for them."""
 
@@ -90,45 +99,124 @@ class Sleeper:
             task.add_done_callback(self._sends.discard)
 
 
+@dataclass(frozen=True)
+class Reconnect:
+    """One socket's way back after the fault: where the time from the fault to its next
+    welcome went, in seconds (the four parts add up to ``total``)."""
+
+    total: float
+    detect: float
+    """From the fault until the socket saw its connection end."""
+    backoff: float
+    """Waiting between the end and the attempts (the client's own delays)."""
+    upgrade: float
+    """In WebSocket upgrades, through the gateway to an instance (failed attempts included)."""
+    welcome: float
+    """From an upgrade to the instance's welcome (or to that attempt's end)."""
+    attempts: int
+
+    def as_ms(self) -> dict[str, int]:
+        """The figures in whole milliseconds, attempts as they are."""
+        parts = {"total": self.total, "detect": self.detect, "backoff": self.backoff}
+        parts |= {"upgrade": self.upgrade, "welcome": self.welcome}
+        return {k: int(v * 1000) for k, v in parts.items()} | {"attempts": self.attempts}
+
+
+def reconnect_after(events: Sequence[SocketEvent], fault_at: float) -> Reconnect | None:
+    """How a socket came back after the fault at ``fault_at``; None if it was never cut.
+
+    Raises:
+        ValueError: It was cut and never welcomed again.
+    """
+    after = [e for e in events if e.at >= fault_at]
+    drop = next((i for i, e in enumerate(after) if e.kind == "closed"), None)
+    if drop is None:
+        return None
+    parts = {"backoff": 0.0, "upgrade": 0.0, "welcome": 0.0}
+    attempts = 0
+    previous = after[drop]
+    for event in after[drop + 1 :]:
+        gap = event.at - previous.at
+        if event.kind == "connecting":
+            attempts += 1
+            parts["backoff"] += gap
+        elif event.kind == "open" or previous.kind == "connecting":
+            parts["upgrade"] += gap
+        else:
+            parts["welcome"] += gap
+        if event.kind == "welcome":
+            return Reconnect(
+                event.at - fault_at, after[drop].at - fault_at, attempts=attempts, **parts
+            )
+        previous = event
+    raise ValueError(f"cut {after[drop].at - fault_at:.2f}s after the fault, never back")
+
+
 @dataclass
 class ReconnectWatch:
-    """Samples every socket's state to time, per socket, how long a fault kept it away."""
+    """Times, per socket, how long a fault kept it away: from the fault to its next welcome."""
 
-    sockets: Callable[[], list[RunSocket]]
     fault_at: float | None = None
-    before: dict[int, int] = field(default_factory=dict)
-    came_back: dict[int, float] = field(default_factory=dict)
-    """Socket id -> seconds from the fault to its next welcome."""
+    came_back: dict[str, Reconnect] = field(default_factory=dict)
+    """Socket name -> its way back, for every socket the fault cut."""
+    stranded: dict[str, str] = field(default_factory=dict)
+    """Socket name -> what happened, for sockets cut and never welcomed again."""
 
     def mark_fault(self) -> None:
-        """Remember each socket's connection count at the moment of the fault."""
+        """Remember the moment of the fault."""
         self.fault_at = time.monotonic()
-        self.before = {id(s): s.connections for s in self.sockets()}
 
-    async def run(self) -> None:
-        """Poll until cancelled."""
-        while True:
-            if self.fault_at is not None:
-                now = time.monotonic()
-                for sock in self.sockets():
-                    key = id(sock)
-                    if key not in self.came_back and sock.connections > self.before.get(key, 0):
-                        self.came_back[key] = now - self.fault_at
-            await asyncio.sleep(0.02)
+    def measure(self, sockets: Iterable[tuple[str, Sequence[SocketEvent], bool]]) -> None:
+        """Read every socket's events: ``(name, events, saw the end of the run)``.
 
-    def percentile_ms(self, percent: int) -> int | None:
-        """One percentile of the reconnect times, in ms (None when nobody reconnected)."""
-        times = sorted(self.came_back.values())
+        A socket that saw the end of the run closed for good after it; that last close is the
+        run's end, not the fault's.
+        """
+        if self.fault_at is None:
+            return
+        for name, events, finished in sockets:
+            if finished and events and events[-1].kind == "closed":
+                events = events[:-1]
+            try:
+                back = reconnect_after(events, self.fault_at)
+            except ValueError as exc:
+                self.stranded[name] = str(exc)
+                continue
+            if back is not None:
+                self.came_back[name] = back
+
+    def _times(self, part: str = "total") -> list[float]:
+        return sorted(getattr(r, part) for r in self.came_back.values())
+
+    def percentile_ms(self, percent: int, part: str = "total") -> int | None:
+        """One percentile of the reconnect times (or of one part of them), in ms."""
+        times = self._times(part)
         if not times:
             return None
         return int(times[min(len(times) - 1, len(times) * percent // 100)] * 1000)
 
     def stats_ms(self) -> tuple[int | None, int | None]:
         """p50 and max reconnect time, in ms (None when nobody had to reconnect)."""
-        times = list(self.came_back.values())
+        times = self._times()
         if not times:
             return None, None
         return int(statistics.median(times) * 1000), int(max(times) * 1000)
+
+    def parts_ms(self) -> dict[str, dict[str, int | None]]:
+        """p50, p90 and max of the total and of each part, in ms."""
+        return {
+            part: {
+                "p50": self.percentile_ms(50, part),
+                "p90": self.percentile_ms(90, part),
+                "max": self.percentile_ms(100, part),
+            }
+            for part in ("total", "detect", "backoff", "upgrade", "welcome")
+        }
+
+    def slowest(self, count: int = 5) -> dict[str, dict[str, int]]:
+        """The ``count`` slowest sockets' ways back, in ms."""
+        ranked = sorted(self.came_back.items(), key=lambda item: -item[1].total)
+        return {name: back.as_ms() for name, back in ranked[:count]}
 
 
 @dataclass
@@ -143,6 +231,16 @@ class Played:
     watch: ReconnectWatch
     finished: bool
     question_count: int
+    cpu: CpuWatch
+    """CPU time of every process (and of this process's threads) from the fault on."""
+
+    def cpu_while_reconnecting(self) -> dict[str, float]:
+        """Cores each process or thread used from the fault until the last socket came back."""
+        if self.watch.fault_at is None or not self.watch.came_back:
+            return {}
+        start = self.watch.fault_at
+        last = max(r.total for r in self.watch.came_back.values())
+        return self.cpu.shares(start, start + last + self.cpu.interval_s)
 
 
 async def play_run(
@@ -154,12 +252,16 @@ async def play_run(
     time_limit_s: int = 10,
     seed: int = 11,
     finish_timeout_s: float = 120.0,
-    until: Callable[[HostSession, BotsProgress], Awaitable[bool]] | None = None,
+    until: Callable[[HostSession, BotPlayers], Awaitable[bool]] | None = None,
+    pids: Mapping[str, int] | None = None,
 ) -> Played:
     """Play one self-paced run of ``participants`` bots and sleepers; ``fault`` runs halfway.
 
-    The run is played to its end, unless ``until`` is given: then it is played until ``until``
-    returns, and ``finished`` says what it returned.
+    The bots play in processes of their own (:mod:`chaos_players`); the host and the sleepers
+    here. The run is played to its end, unless ``until`` is given: then it is played until
+    ``until`` returns, and ``finished`` says what it returned. From the fault on, the CPU time
+    of the stack's processes, of ``pids`` (name -> pid), of the bots' and of this process's
+    threads is sampled (:attr:`Played.cpu`).
     """
     bots = participants - sleepers
     qset = question_set(time_limit_s)
@@ -177,57 +279,64 @@ async def play_run(
             Sleeper(session, api, await api.join(created["join_code"], f"sleeper-{i}"))
             for i in range(sleepers)
         ]
-        progress = BotsProgress()
-        joined = asyncio.Event()
-        playing = asyncio.create_task(
-            run_bots(
-                stack.urls.gateway, created["join_code"], bots, key=key, styles=STYLES,
-                seed=seed, progress=progress, joined=joined, prefix="chaos",
-            )
+        workdir = Path(tempfile.mkdtemp(prefix="chaos-players-"))
+        players = BotPlayers(
+            stack.urls.gateway, created["join_code"], bots, key=key, styles=STYLES, seed=seed,
+            prefix="chaos", workdir=workdir, processes=BOT_PROCESSES,
         )  # fmt: skip
+        playing = asyncio.create_task(players.play())
         sleeper_tasks = [asyncio.create_task(s.socket.run()) for s in sleeper_list]
-        watch = ReconnectWatch(
-            lambda: [*progress.sockets, host.socket, *(s.socket for s in sleeper_list)]
-        )
-        watching = asyncio.create_task(watch.run())
+        watch = ReconnectWatch()
+        cpu = CpuWatch(lambda: cpu_targets(stack, {**(pids or {}), **players.pids}))
+        sampling: asyncio.Task[None] | None = None
         finished = False
         try:
-            joining = asyncio.create_task(joined.wait())
-            await asyncio.wait({joining, playing}, timeout=120, return_when=asyncio.FIRST_COMPLETED)
-            joining.cancel()
+            await _until(
+                lambda: playing.done() or players.progress.joined >= bots, 120, "every bot joined"
+            )
             if playing.done():
                 playing.result()  # a bot could not join: say why
-            if not joined.is_set():
-                raise TimeoutError("the bots did not all join within 120 s")
             await host.wait_for(
                 lambda v: v.participant_count >= participants, 60, "everyone in the lobby"
             )
-            await _until(lambda: progress.connected >= bots, 60, "every bot connected")
+            await _until(lambda: players.progress.connected >= bots, 60, "every bot connected")
             await host.start()
             half = bots * question_count // 2
-            await _until(lambda: progress.answers_sent >= half, 60, "half the answers")
+            await _until(lambda: players.progress.answers_sent >= half, 60, "half the answers")
             watch.mark_fault()
+            sampling = asyncio.create_task(cpu.run())
             await fault()
             if until is None:
                 await host.wait_finished(finish_timeout_s)
                 finished = True
                 reports = await asyncio.wait_for(playing, 60)
             else:
-                finished = await until(host, progress)
-                for socket in progress.sockets:
-                    await socket.stop()
+                finished = await until(host, players)
+                await players.stop()
                 reports = await asyncio.wait_for(playing, 30)
         finally:
-            watching.cancel()
+            if sampling is not None:
+                sampling.cancel()
             playing.cancel()
             for sleeper in sleeper_list:
                 await sleeper.socket.stop()
             for task in sleeper_tasks:
                 task.cancel()
-            await asyncio.gather(watching, playing, *sleeper_tasks, return_exceptions=True)
+            await asyncio.gather(
+                playing, *sleeper_tasks, *([sampling] if sampling else []), return_exceptions=True
+            )
             await host.close()
+            shutil.rmtree(workdir, ignore_errors=True)
+    watch.measure(
+        [
+            *((r.nickname, r.socket_events, r.finished) for r in reports),
+            ("host", host.socket.events, host.socket.finished),
+            *((f"sleeper-{i}", s.socket.events, s.socket.finished)
+              for i, s in enumerate(sleeper_list)),
+        ]
+    )  # fmt: skip
     return Played(
-        created, key, reports, sleeper_list, host.view.errors, watch, finished, question_count
+        created, key, reports, sleeper_list, host.view.errors, watch, finished, question_count, cpu
     )
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +135,81 @@ class Chaos:
         for index, process in enumerate(self.stack.instances):
             if not process.running:
                 self.background.start_instance(index)
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+MACHINE = Path("/proc/stat")
+"""The whole machine's CPU time: every process, ours or not."""
+
+
+def cpu_seconds(stat_path: Path) -> float | None:
+    """User + system CPU time of the process or thread whose ``/proc/.../stat`` this is, or of
+    the whole machine for :data:`MACHINE`."""
+    try:
+        text = stat_path.read_text()
+    except OSError:
+        return None  # gone (a killed instance)
+    if stat_path == MACHINE:
+        # "cpu  user nice system idle iowait irq softirq steal ...": all but idle and iowait.
+        ticks = [int(v) for v in text.split("\n", 1)[0].split()[1:9]]
+        return (sum(ticks) - ticks[3] - ticks[4]) / CLOCK_TICKS
+    # The command name (field 2) may hold spaces; the fields after its ")" are fixed.
+    fields = text[text.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+@dataclass
+class CpuWatch:
+    """Samples the CPU time of the stack's processes, and of this process's threads, so a test
+    can say which of them was busy while a fault played out.
+
+    ``targets`` is called at each sample: name -> ``/proc`` stat file. Shares are in cores (1.0
+    is one core busy all the time; the machine has two).
+    """
+
+    targets: Callable[[], dict[str, Path]]
+    interval_s: float = 0.1
+    samples: list[tuple[float, dict[str, float]]] = field(default_factory=list)
+
+    def sample(self) -> None:
+        """Take one sample now."""
+        now = time.monotonic()
+        seconds = {name: cpu_seconds(path) for name, path in self.targets().items()}
+        self.samples.append((now, {k: v for k, v in seconds.items() if v is not None}))
+
+    async def run(self) -> None:
+        """Sample until cancelled."""
+        while True:
+            await asyncio.to_thread(self.sample)
+            await asyncio.sleep(self.interval_s)
+
+    def shares(self, start: float, end: float) -> dict[str, float]:
+        """Each target's CPU use between ``start`` and ``end``, in cores, busiest first.
+
+        A process that ended inside the window counts until its last sample.
+        """
+        inside = [s for s in self.samples if start <= s[0] <= end]
+        if len(inside) < 2:
+            return {}
+        span = inside[-1][0] - inside[0][0]
+        first, last = inside[0][1], dict(inside[0][1])
+        for _, seconds in inside[1:]:
+            last.update(seconds)
+        use = {k: (last[k] - first[k]) / span for k in first}
+        return {k: round(v, 2) for k, v in sorted(use.items(), key=lambda kv: -kv[1]) if v >= 0.01}
+
+
+def cpu_targets(stack: Stack, pids: dict[str, int]) -> dict[str, Path]:
+    """The stat files of the machine, of every running process of the stack, of ``pids`` (name
+    -> pid), and of each thread of this process (the gateway's loop, the Redis proxy's, the
+    test's own)."""
+    targets = {"machine": MACHINE}
+    targets |= {p.name: Path(f"/proc/{p.pid}/stat") for p in stack.processes if p.running}
+    targets |= {name: Path(f"/proc/{pid}/stat") for name, pid in pids.items()}
+    for thread in threading.enumerate():
+        if thread.native_id is not None:
+            name = "gateway+logs" if thread.name == "speedrun-stack" else thread.name
+            targets[f"test:{name}"] = Path(f"/proc/self/task/{thread.native_id}/stat")
+    return targets

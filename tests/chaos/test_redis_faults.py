@@ -14,9 +14,9 @@ import time
 import aiohttp
 import httpx
 from chaos_game import holds_within, play_run, tally, timed, wait_archived
+from chaos_players import BotPlayers
 from chaos_stack import Chaos, ChaosSize
 
-from speedrun_cli.bots import BotsProgress
 from speedrun_cli.host import HostSession
 
 CUT_S = 3.0
@@ -174,15 +174,15 @@ async def test_redis_restart_with_data_loss_is_reported_to_every_client(
         await asyncio.to_thread(healthy.redis.stop)
         await asyncio.to_thread(healthy.redis.start)
 
-    async def everyone_told(host: HostSession, progress: BotsProgress) -> bool:
+    async def everyone_told(host: HostSession, players: BotPlayers) -> bool:
         await holds_within(
-            lambda: not (progress.connected or host.socket.connected), DATA_LOSS_NOTICE_S
+            lambda: not (players.progress.connected or host.socket.connected), DATA_LOSS_NOTICE_S
         )
         seen.update(
             host_status=host.view.status,
             host_errors=list(host.view.errors),
             host_close=host.socket.close_code,
-            still_connected=progress.connected + host.socket.connected,
+            still_connected=players.progress.connected + host.socket.connected,
         )
         return bool(host.view.status == "finished")
 

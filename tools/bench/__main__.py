@@ -321,7 +321,9 @@ class Bench:
             run = await create_run(session, info.signon, set_id, "self-paced", n, args.sp_questions)
             signon_recs = []
             if joins_missed and info.signon_pid:
-                signon_recs = self._start_profiles(f"joins-n{n}", [info.signon_pid])
+                # Sign-on and the instances: a join is a sign-on, then a WebSocket hello.
+                pids = [info.signon_pid, *info.instance_pids]
+                signon_recs = self._start_profiles(f"joins-n{n}", pids)
             joined = await join_all(info, session, run, n, None, self.progress, args.concurrency)
             self._stop_profiles(f"joins-n{n}", signon_recs)
             recs = self._start_profiles(f"self-paced-n{n}", info.instance_pids)

@@ -10,7 +10,7 @@ const FINAL_CLOSES = new Map([
 ]);
 
 /** Frames that are views of the state (not numbered run events). */
-const VIEW_TYPES = new Set(["leaderboard", "rank", "lobby", "error", "pong"]);
+const VIEW_TYPES = new Set(["leaderboard", "rank", "lobby", "answer_progress", "error", "pong"]);
 
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 15_000;

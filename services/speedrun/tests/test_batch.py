@@ -1,4 +1,4 @@
-"""The Redis batch: the calls of one event-loop turn share one pipeline, and each gets its own reply."""
+"""The Redis batch: the calls of one event-loop turn share one pipeline, each with its reply."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ async def test_calls_of_one_turn_share_one_pipeline_and_get_their_own_replies(cl
     # WHEN 100 callers each run a script and 100 read, all at once
     results = await asyncio.gather(
         *(batch.script(incr, ["n"], [i]) for i in range(1, 101)),
-        *(batch.read(("HGET", "h", "a"), ("HEXISTS", "h", f"x{i}")) for i in range(100)),
+        *(batch.commands(("HGET", "h", "a"), ("HEXISTS", "h", f"x{i}")) for i in range(100)),
     )
 
     # THEN one pipeline carried them all, in order, each reply parsed as the command's own
@@ -60,7 +60,7 @@ async def test_an_error_reaches_its_own_caller_only(client) -> None:
     picky = client.register_script(FAILS_ON_ZERO)
     await client.hset("h", "a", "1")
     calls = [batch.script(picky, [], [v]) for v in ("1", "0", "2")]
-    calls.append(batch.read(("HGET", "h", "a"), ("INCR", "h")))  # INCR on a hash: WRONGTYPE
+    calls.append(batch.commands(("HGET", "h", "a"), ("INCR", "h")))  # INCR on a hash: WRONGTYPE
     first, refused, third, wrong = await asyncio.gather(*calls, return_exceptions=True)
     assert (first, third) == ("1", "2")
     assert isinstance(refused, ResponseError) and "zero" in str(refused)
@@ -86,7 +86,7 @@ async def test_a_lost_connection_fails_every_call_of_the_batch() -> None:
     batch = RedisBatch(dead)
     script = dead.register_script(INCR_BY)
     outcomes = await asyncio.gather(
-        batch.script(script, ["n"], [1]), batch.read(("GET", "n")), return_exceptions=True
+        batch.script(script, ["n"], [1]), batch.commands(("GET", "n")), return_exceptions=True
     )
     assert all(isinstance(o, RedisConnectionError) for o in outcomes), outcomes
     await dead.aclose()
@@ -95,8 +95,8 @@ async def test_a_lost_connection_fails_every_call_of_the_batch() -> None:
 async def test_a_cancelled_caller_does_not_break_the_others(client) -> None:
     batch = RedisBatch(client)
     await client.set("k", "v")
-    gone = asyncio.ensure_future(batch.read(("GET", "k")))
-    kept = asyncio.ensure_future(batch.read(("GET", "k")))
+    gone = asyncio.ensure_future(batch.commands(("GET", "k")))
+    kept = asyncio.ensure_future(batch.commands(("GET", "k")))
     await asyncio.sleep(0)
     gone.cancel()
     assert await kept == ["v"]

@@ -21,9 +21,11 @@ from speedrun_protocol.frames import (
 )
 from speedrun_protocol.state import AnswerRecord, RunKeys
 from speedrun_run import hub as hub_module
+from speedrun_run.batch import RedisBatch
 from speedrun_run.engine import Engine
-from speedrun_run.hub import Conn, Room, ws_frame
+from speedrun_run.hub import Conn, Hub, Room, ws_frame
 from speedrun_run.leaderboard import update_room
+from speedrun_testkit import free_port
 
 
 class StuckSocket:
@@ -114,6 +116,29 @@ async def test_slow_consumer_is_closed_4008_and_cut_when_stuck(monkeypatch) -> N
     assert len(written(conn)) == sent
     assert conn.closer is not None
     conn.closer.cancel()
+
+
+async def test_a_socket_going_live_catches_up_from_memory_without_reading_redis() -> None:
+    # GIVEN a hub on a Redis that is not there (any read would fail) whose listener has
+    # delivered events 1 to 5 of a run to various audiences
+    dead = Redis(host="127.0.0.1", port=free_port())
+    hub = Hub(dead, RedisBatch(dead), "i-t", replay_limit=100)
+    room = hub.rooms["sr_x"] = Room("sr_x")
+    events = [(1, "all", ""), (2, "host", ""), (3, "participant", "p_a"), (4, "participant", "p_b")]
+    for seq, audience, pid in [*events, (5, "participants", "")]:
+        hub._deliver(room, seq, audience, pid, f'{{"seq":{seq},"type":"x"}}', "")
+
+    # WHEN a participant whose snapshot was at seq 1 goes live
+    conn = fake_conn("sr_x", "p_a")
+    conn.active = False
+    room.pending.add(conn)
+    await hub.activate(conn, after=1)
+
+    # THEN it got exactly what it missed of its own audience, in order, and is live at seq 5
+    assert written(conn) == [ws_frame('{"seq":3,"type":"x"}'), ws_frame('{"seq":5,"type":"x"}')]
+    assert conn.active and conn.seq == 5 and room.participants["p_a"] is conn
+    assert not room.pending
+    await dead.aclose()
 
 
 async def test_leaderboard_update_costs_bounded_calls_and_ranks_only_on_change(

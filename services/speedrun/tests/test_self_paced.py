@@ -96,9 +96,9 @@ async def test_self_paced_run_over_two_instances_scores_and_finishes(
     assert sorted(done) == sorted([ann_id, bob_id])
     # each participant hears of their own finish only (N finishes must not cost N² frames)
     for c, pid in ((ann, ann_id), (bob, bob_id)):
-        assert [
-            f.participant_id for f in c.events if isinstance(f, ParticipantFinishedFrame)
-        ] == [pid]
+        assert [f.participant_id for f in c.events if isinstance(f, ParticipantFinishedFrame)] == [
+            pid
+        ]
     progress = [f for f in host.events if isinstance(f, ParticipantProgressFrame)]
     assert len(progress) == 6
     # every client saw the same run events in the same order (their own cut of them)

@@ -361,7 +361,7 @@ class AnswerResultFrame(_ServerFrame):
 
 
 class AnswerProgressFrame(_ServerFrame):
-    """Host, host-paced: how many have answered the open question."""
+    """Host, host-paced: how many have answered the open question (a view, coalesced)."""
 
     type: Literal["answer_progress"] = "answer_progress"
     question_index: int = Field(description="The open question.")

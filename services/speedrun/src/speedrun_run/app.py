@@ -76,7 +76,7 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    hub = Hub(app[REDIS], settings.instance_id, settings.replay_limit)
+    hub = Hub(app[REDIS], app[ENGINE].batch, settings.instance_id, settings.replay_limit)
     await hub.start()
     app[HUB] = hub
     yield

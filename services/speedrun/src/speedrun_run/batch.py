@@ -38,7 +38,7 @@ class RedisBatch:
         self._pending: list[_Call] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def read(self, *commands: Command) -> list[Any]:
+    async def commands(self, *commands: Command) -> list[Any]:
         """Run some commands (not atomically with each other); return their replies in order."""
         replies: list[Any] = await self._add(_Call(commands, self._future()))
         return replies

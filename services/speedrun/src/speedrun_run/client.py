@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from speedrun_protocol.frames import (
     MAX_FRAME_BYTES,
+    AnswerProgressFrame,
     ErrorFrame,
     HelloFrame,
     LeaderboardFrame,
@@ -28,7 +29,14 @@ from speedrun_protocol.frames import (
 
 F = TypeVar("F", bound=BaseModel)
 
-VIEW_FRAMES = (LeaderboardFrame, RankFrame, LobbyFrame, ErrorFrame, PongFrame)
+VIEW_FRAMES = (
+    LeaderboardFrame,
+    RankFrame,
+    LobbyFrame,
+    AnswerProgressFrame,
+    ErrorFrame,
+    PongFrame,
+)
 """Frames that are not run events (their ``seq`` is not a new event's)."""
 
 

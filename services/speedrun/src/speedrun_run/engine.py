@@ -183,8 +183,8 @@ class Engine:
         """Return the nicknames of some participants (cached: a nickname never changes)."""
         missing = [p for p in pids if p not in self.nicknames]
         if missing:
-            raws: list[str | None] = await self.redis.hmget(  # type: ignore[assignment]
-                RunKeys(speedrun_id).participants, missing
+            (raws,) = await self.batch.commands(
+                ("HMGET", RunKeys(speedrun_id).participants, *missing)
             )
             for pid, raw in zip(missing, raws, strict=True):
                 record = _record(raw)
@@ -582,7 +582,7 @@ class Engine:
         now: int,
     ) -> None:
         keys = RunKeys(speedrun_id)
-        meta, raw_progress, exists = await self.batch.read(
+        meta, raw_progress, exists = await self.batch.commands(
             ("HMGET", keys.meta, *HOST_ANSWER_META),
             ("HGET", keys.progress, participant_id),
             ("HEXISTS", keys.answers, f"{participant_id}:{index}"),
@@ -690,7 +690,7 @@ class Engine:
         """Self-paced: score an answer or a time-out, and move the participant on, atomically."""
         keys = RunKeys(speedrun_id)
         for _ in range(ATTEMPTS):
-            status, raw_progress, exists, raw_record, present = await self.batch.read(
+            status, raw_progress, exists, raw_record, present = await self.batch.commands(
                 ("HGET", keys.meta, "status"),
                 ("HGET", keys.progress, participant_id),
                 ("HEXISTS", keys.answers, f"{participant_id}:{index}"),
@@ -862,7 +862,9 @@ class Engine:
         if reply[0] == "ok":
             # So that another instance can release this presence if this instance dies.
             instance_id = value.partition("|")[0]
-            await self.redis.hset(instance_conns_key(instance_id), f"{speedrun_id}|{who}", value)
+            await self.batch.commands(
+                ("HSET", instance_conns_key(instance_id), f"{speedrun_id}|{who}", value)
+            )
         if reply[0] == "unknown":
             raise Rejected(
                 ErrorCode.INVALID_TOKEN, "no such participant in this run", CloseCode.INVALID_TOKEN
@@ -893,7 +895,7 @@ class Engine:
         )
 
     async def _pair_meta(self, keys: RunKeys, participant_id: str) -> tuple[str | None, str | None]:
-        status, raw = await self.batch.read(
+        status, raw = await self.batch.commands(
             ("HGET", keys.meta, "status"), ("HGET", keys.progress, participant_id)
         )
         return status, raw

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +30,7 @@ from redis.exceptions import RedisError
 from speedrun_protocol.errors import CloseCode
 from speedrun_protocol.events import run_channel
 from speedrun_protocol.state import RunKeys
+from speedrun_run.batch import RedisBatch
 from speedrun_run.scripts import control_channel
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ LEADERBOARD_EVENTS = frozenset(
     }
 )
 """Event types after which the leaderboard may have changed."""
+RECENT_EVENTS = 512
+"""Delivered events each room keeps in memory for sockets that go live."""
 CUT_AFTER_S = 2.0
 """Seconds an aborted socket gets to send its close frame before the connection is cut."""
 
@@ -60,6 +63,10 @@ def ws_frame(frame: str) -> bytes:
     if size < 65536:
         return bytes((0x81, 126)) + size.to_bytes(2, "big") + payload
     return bytes((0x81, 127)) + size.to_bytes(8, "big") + payload
+
+
+Entry = tuple[int, str, str, bytes, str]
+"""A delivered run event: seq, audience, participant id, the frame on the wire, close."""
 
 
 def frame_type(frame: str) -> str:
@@ -172,6 +179,8 @@ class Room:
     pending: set[Conn] = field(default_factory=set)
     last_seq: int | None = None
     """The last run event the listener has delivered (or the first activation read)."""
+    recent: deque[Entry] = field(default_factory=lambda: deque(maxlen=RECENT_EVENTS))
+    """The last events the listener delivered, in order: a socket going live catches up here."""
 
     def conns(self) -> Iterable[Conn]:
         """Every live socket of the run."""
@@ -186,16 +195,22 @@ class Room:
 class Hub:
     """This instance's sockets and the listener that feeds them."""
 
-    def __init__(self, redis: Redis, instance_id: str, replay_limit: int) -> None:
-        """Create the hub; :meth:`start` subscribes."""
+    def __init__(
+        self, redis: Redis, batch: RedisBatch, instance_id: str, replay_limit: int
+    ) -> None:
+        """Create the hub (stream reads go through ``batch``); :meth:`start` subscribes."""
         self.per_address: Counter[str] = Counter()
         """Open sockets per client address (the per-address limit)."""
         self.redis = redis
+        self.batch = batch
         self.instance_id = instance_id
         self.replay_limit = replay_limit
         self.rooms: dict[str, Room] = {}
         self.by_id: dict[str, Conn] = {}
         self.dirty: set[str] = set()
+        """Runs whose leaderboard may have changed."""
+        self.answered: set[str] = set()
+        """Runs with new answers to an open question (the host's ``answer_progress``)."""
         self.draining = False
         self.pubsub: PubSub = redis.pubsub()
         self._listener: asyncio.Task[None] | None = None
@@ -231,22 +246,27 @@ class Hub:
         return room
 
     async def activate(self, conn: Conn, after: int) -> None:
-        """Send what this socket missed after ``after`` from the stream, then make it live.
+        """Send what this socket missed after ``after``, then make it live.
 
-        The stream is read until it has nothing the listener has delivered beyond it, then the
-        socket joins the room with no await in between, so no event falls in the gap.
+        What the listener delivered beyond ``after`` comes from the room's recent events in
+        memory, or else from the stream, read until it has nothing the listener has delivered
+        beyond it. Then the socket joins the room with no await in between, so no event falls in
+        the gap (later events reach it through the listener).
         """
         room = self.rooms[conn.speedrun_id]
         seq = after
-        while True:
+        while room.last_seq is None or room.last_seq > seq:
+            if room.last_seq is not None and room.recent and room.recent[0][0] <= seq + 1:
+                for entry in room.recent:
+                    if entry[0] > seq:
+                        seq = entry[0]
+                        _replay(conn, *entry)
+                break
             entries = await self._read_stream(conn.speedrun_id, seq + 1, None)
             for seq_i, audience, pid, frame, close in entries:
                 seq = seq_i
-                if _wants(conn, audience, pid):
-                    conn.send(frame)
-                    _close_if(conn, close, pid)
-            caught_up = room.last_seq is None or room.last_seq <= seq
-            if not entries or (len(entries) < self.replay_limit and caught_up):
+                _replay(conn, seq_i, audience, pid, ws_frame(frame), close)
+            if not entries or (len(entries) < self.replay_limit and room.last_seq is None):
                 break
         room.pending.discard(conn)
         if conn.closing:
@@ -276,6 +296,7 @@ class Hub:
         if room.empty():
             del self.rooms[conn.speedrun_id]
             self.dirty.discard(conn.speedrun_id)
+            self.answered.discard(conn.speedrun_id)
             with contextlib.suppress(RedisError, ConnectionError):
                 await self.pubsub.unsubscribe(run_channel(conn.speedrun_id))
 
@@ -354,6 +375,7 @@ class Hub:
         if room.last_seq is None or seq > room.last_seq:
             room.last_seq = seq
         data = ws_frame(frame)
+        room.recent.append((seq, audience, pid, data, close))
         if audience == "participant":
             conn = room.participants.get(pid)
             if conn is not None:
@@ -374,18 +396,19 @@ class Hub:
         elif close == "finished":
             for conn in list(room.conns()):
                 conn.close_after(CloseCode.NORMAL, "the run is over")
-        if frame_type(frame) in LEADERBOARD_EVENTS:
+        kind = frame_type(frame)
+        if kind in LEADERBOARD_EVENTS:
             self.dirty.add(room.speedrun_id)
+        elif kind == "answer_accepted" and room.hosts:
+            self.answered.add(room.speedrun_id)
 
     async def _read_stream(
         self, speedrun_id: str, first: int, last: int | None
     ) -> list[tuple[int, str, str, str, str]]:
         """Read run events ``first``..``last`` (inclusive; None: to the end), at most the limit."""
-        raw: list[tuple[str, dict[str, str]]] = await self.redis.xrange(  # type: ignore[assignment]
-            RunKeys(speedrun_id).events,
-            min=f"0-{first}",
-            max=f"0-{last}" if last is not None else "+",
-            count=self.replay_limit,
+        key, high = RunKeys(speedrun_id).events, f"0-{last}" if last is not None else "+"
+        (raw,) = await self.batch.commands(
+            ("XRANGE", key, f"0-{first}", high, "COUNT", self.replay_limit)
         )
         return [
             (int(entry_id.split("-", 1)[1]), f["a"], f.get("p", ""), f["f"], f.get("c", ""))
@@ -414,6 +437,13 @@ def _wants(conn: Conn, audience: str, pid: str) -> bool:
     if audience == "participants":
         return not conn.is_host
     return conn.participant_id == pid
+
+
+def _replay(conn: Conn, seq: int, audience: str, pid: str, data: bytes, close: str) -> None:
+    """Send a socket that is not live yet one event it missed, if it is in the audience."""
+    if _wants(conn, audience, pid):
+        conn.write(data)
+        _close_if(conn, close, pid)
 
 
 def _close_if(conn: Conn, close: str, pid: str) -> None:

@@ -7,11 +7,15 @@ once) and each local participant whose rank, score or the participant count chan
 the top, the count and every local participant's score (``ZMSCORE``), then one ``ZCOUNT`` per
 distinct score, pipelined.
 
+While a host-paced question is open, the run's local hosts get an :class:`AnswerProgressFrame`
+(answered of total) at the same pace, instead of one event per answer.
+
 In the lobby there is no board: the run's local participants get a :class:`LobbyFrame` with the
 count instead (joins go to the host only, so N joins do not cost N² frames).
 
-Leaderboard, rank and lobby frames are *views*, not run events: they are not in the replay stream
-and carry the sequence number of the last event this instance had delivered to the run.
+Leaderboard, rank, lobby and answer-progress frames are *views*, not run events: they are not in
+the replay stream and carry the sequence number of the last event this instance had delivered to
+the run.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import logging
 
 from redis.exceptions import RedisError
 
-from speedrun_protocol.frames import LeaderboardFrame, LobbyFrame, RankFrame
+from speedrun_protocol.frames import AnswerProgressFrame, LeaderboardFrame, LobbyFrame, RankFrame
 from speedrun_protocol.state import RunKeys
 from speedrun_run.engine import Engine
 from speedrun_run.hub import Hub, Room, ws_frame
@@ -90,19 +94,44 @@ def _send_lobby(room: Room, participant_count: int) -> None:
             conn.write(data)
 
 
+async def send_answer_progress(engine: Engine, room: Room) -> None:
+    """Host-paced: tell the run's local hosts how many have answered the open question."""
+    keys = RunKeys(room.speedrun_id)
+    ((status, phase, current, count),) = await engine.batch.commands(
+        ("HMGET", keys.meta, "status", "phase", "current_question", "participant_count")
+    )
+    if status != "running" or phase != "question" or current is None:
+        return
+    ((answered,),) = await engine.batch.commands(("HMGET", keys.qstats, f"{current}:answered"))
+    frame = AnswerProgressFrame(
+        seq=room.last_seq or 0,
+        question_index=int(current),
+        answered=int(answered or 0),
+        total=int(count or 0),
+    )
+    data = ws_frame(frame.model_dump_json())
+    for conn in room.hosts:
+        if conn.active and not conn.closing:
+            conn.write(data)
+
+
 async def run_leaderboards(engine: Engine, hub: Hub, interval_s: float, top: int) -> None:
     """Forever: every interval, update the dirty runs this instance holds sockets for."""
     while True:
         await asyncio.sleep(interval_s)
         dirty, hub.dirty = hub.dirty, set()
-        for speedrun_id in dirty:
+        answered, hub.answered = hub.answered, set()
+        for speedrun_id in dirty | answered:
             room = hub.rooms.get(speedrun_id)
             if room is None:
                 continue
             try:
-                await update_room(engine, room, top)
+                if speedrun_id in answered:
+                    await send_answer_progress(engine, room)
+                if speedrun_id in dirty:
+                    await update_room(engine, room, top)
             except RedisError:
                 logger.warning("leaderboard update failed", extra={"speedrun_id": speedrun_id})
-                hub.dirty.add(speedrun_id)
+                (hub.dirty if speedrun_id in dirty else hub.answered).add(speedrun_id)
             except Exception:
                 logger.exception("leaderboard update failed", extra={"speedrun_id": speedrun_id})

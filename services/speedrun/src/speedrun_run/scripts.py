@@ -231,7 +231,7 @@ HOST_ANSWER = r"""
 -- ARGV 6 pid, 7 q, 8 answer record, 9 answer_accepted body
 local pid, q = ARGV[6], ARGV[7]
 local m = redis.call('HMGET', META, 'status', 'phase', 'current_question',
-                     'question_deadline_ms', 'participant_count')
+                     'question_deadline_ms')
 if m[1] ~= 'running' or m[2] ~= 'question' or m[3] ~= q then return {'not_open'} end
 if tonumber(NOW) > tonumber(m[4]) then return {'late'} end
 local kicked = is_kicked(pid)
@@ -240,11 +240,10 @@ if kicked then return {'kicked'} end
 local field = pid .. ':' .. q
 if redis.call('HEXISTS', ANSWERS, field) == 1 then return {'answered'} end
 redis.call('HSET', ANSWERS, field, ARGV[8])
-local n = redis.call('HINCRBY', QSTATS, q .. ':answered', 1)
+redis.call('HINCRBY', QSTATS, q .. ':answered', 1)
 redis.call('SREM', PENDING, pid)
+-- the host's answer_progress is a coalesced view (leaderboard.py), not one event per answer
 out('participant', pid, ARGV[9], '')
-out('host', '', '{"type":"answer_progress","question_index":' .. q .. ',"answered":' .. n ..
-    ',"total":' .. (m[5] or '0') .. '}', '')
 maybe_all_answered()
 touch()
 return {'ok'}
@@ -397,6 +396,35 @@ end
 return {'ok'}
 """
 
+SNAPSHOT = r"""
+-- What one client may see now, read atomically with the run's seq (the welcome snapshot).
+-- KEYS as every run script; ARGV 1 rows of the board, 2 participant id or '' for the host.
+-- Returns meta, the board (flat, with scores), then for the host: participants, progress,
+-- presence; for a participant: progress, score, rank, answered the open question 1/0, record.
+local META, SCORES, PARTS, PROGRESS, PRESENCE, ANSWERS =
+  KEYS[1], KEYS[7], KEYS[5], KEYS[9], KEYS[10], KEYS[8]
+local pid = ARGV[2]
+local meta = redis.call('HGETALL', META)
+local board = redis.call('ZREVRANGE', SCORES, 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
+if pid == '' then
+  return {meta, board, redis.call('HGETALL', PARTS), redis.call('HGETALL', PROGRESS),
+          redis.call('HKEYS', PRESENCE)}
+end
+local status = redis.call('HGET', META, 'status')
+local fields = redis.call('HMGET', META, 'phase', 'current_question')
+local score = redis.call('ZSCORE', SCORES, pid)
+local rank = false
+if score and status ~= 'lobby' then
+  rank = 1 + redis.call('ZCOUNT', SCORES, '(' .. score, '+inf')
+end
+local answered = 0
+if fields[1] == 'question' and fields[2] then
+  answered = redis.call('HEXISTS', ANSWERS, pid .. ':' .. fields[2])
+end
+return {meta, board, redis.call('HGET', PROGRESS, pid) or false, score or false, rank, answered,
+        redis.call('HGET', PARTS, pid) or false}
+"""
+
 CLAIM = r"""
 -- KEYS 1 a zset of due items; ARGV 1 now, 2 limit, 3 lease until
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
@@ -457,6 +485,7 @@ class Scripts:
         self._run = {
             name: redis.register_script(_PRELUDE + body) for name, body in _RUN_SCRIPTS.items()
         }
+        self.snapshot = redis.register_script(SNAPSHOT)
         self.claim = redis.register_script(CLAIM)
         self.ack = redis.register_script(ACK)
         self.compare_and_delete = redis.register_script(COMPARE_AND_DELETE)

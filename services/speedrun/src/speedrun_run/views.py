@@ -15,6 +15,7 @@ from speedrun_protocol.frames import (
 )
 from speedrun_protocol.state import ParticipantProgress, ParticipantRecord, RunKeys
 from speedrun_run.engine import Engine, RunStatic, question_view
+from speedrun_run.scripts import script_keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +33,7 @@ async def build_snapshot(
     now: int,
     top: int,
 ) -> View:
-    """Read a run's state in one transaction and cut out what this client may see.
+    """Read a run's state in one script and cut out what this client may see.
 
     Args:
         engine: The engine (Redis and the nickname cache).
@@ -46,20 +47,11 @@ async def build_snapshot(
     """
     speedrun_id = static.config.speedrun_id
     keys = RunKeys(speedrun_id)
-    redis = engine.redis
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.hgetall(keys.meta)
-        pipe.zrevrange(keys.scores, 0, top - 1, withscores=True)
-        if participant_id is None:
-            pipe.hgetall(keys.participants)
-            pipe.hgetall(keys.progress)
-            pipe.hkeys(keys.presence)
-        else:
-            pipe.hget(keys.progress, participant_id)
-            pipe.zscore(keys.scores, participant_id)
-        replies = await pipe.execute()
-    meta: dict[str, str] = replies[0]
-    rows = replies[1]
+    replies = await engine.batch.script(
+        engine.scripts.snapshot, script_keys(keys), [top, participant_id or ""]
+    )
+    meta: dict[str, str] = _pairs(replies[0])
+    rows = [(pid, float(score)) for pid, score in _pairs(replies[1]).items()]
     status: RunStatus = meta.get("status", "lobby")  # type: ignore[assignment]
     phase: Phase = meta.get("phase", "lobby")  # type: ignore[assignment]
     current = int(meta["current_question"]) if "current_question" in meta else None
@@ -75,7 +67,7 @@ async def build_snapshot(
     participants: list[ParticipantView] = []
     own: OwnState | None = None
     if participant_id is None:
-        records, progress, present = replies[2], replies[3], set(replies[4])
+        records, progress, present = _pairs(replies[2]), _pairs(replies[3]), set(replies[4])
         ordered = sorted(
             (ParticipantRecord.model_validate_json(raw) for raw in records.values()),
             key=lambda r: (r.joined_at_ms, r.participant_id),
@@ -90,27 +82,21 @@ async def build_snapshot(
             )
             participants.append(_participant_view(record, mine, pid in present))
     else:
-        raw_progress, raw_score = replies[2], replies[3]
+        raw_progress, raw_score, rank, answered_current, raw_record = replies[2:7]
+        if raw_record is not None:
+            engine.nicknames[participant_id] = ParticipantRecord.model_validate_json(
+                raw_record
+            ).nickname
         mine = ParticipantProgress.model_validate_json(raw_progress) if raw_progress else None
         mine = mine or ParticipantProgress()
-        rank = None
-        if raw_score is not None and status != "lobby":
-            rank = 1 + int(await redis.zcount(keys.scores, f"({raw_score}", "+inf"))
-        answered_current = False
-        if open_question is not None:
-            answered_current = bool(
-                await redis.hexists(
-                    keys.answers, f"{participant_id}:{open_question.question_index}"
-                )
-            )
         own = OwnState(
-            score=int(raw_score or 0),
+            score=int(float(raw_score or 0)),
             rank=rank,
             streak=mine.streak,
             answered_count=mine.answered_count,
             correct_count=mine.correct_count,
             finished=mine.finished_at_ms is not None,
-            answered_current=answered_current,
+            answered_current=open_question is not None and bool(answered_current),
         )
         if (
             static.self_paced
@@ -139,6 +125,11 @@ async def build_snapshot(
     return View(snapshot=snapshot, seq=int(meta.get("seq", 0)))
 
 
+def _pairs(flat: list[str]) -> dict[str, str]:
+    """A flat ``[key, value, ...]`` reply (HGETALL or WITHSCORES from Lua) as a dict."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
 def _participant_view(
     record: ParticipantRecord, progress: ParticipantProgress | None, connected: bool
 ) -> ParticipantView:
@@ -162,7 +153,7 @@ async def _distribution(
     fields = [f"{index}:answered", f"{index}:correct"] + [
         f"{index}:o{o}" for o in range(len(question.options))
     ]
-    values = await engine.redis.hmget(keys.qstats, fields)
+    (values,) = await engine.batch.commands(("HMGET", keys.qstats, *fields))
     if values[0] is None:
         return None
     return Distribution(

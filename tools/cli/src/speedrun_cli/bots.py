@@ -23,7 +23,7 @@ import aiohttp
 from pydantic import BaseModel
 
 from speedrun_cli.client import ApiError, SpeedrunApi
-from speedrun_cli.socket import RunSocket
+from speedrun_cli.socket import RunSocket, SocketEvent
 from speedrun_protocol.frames import (
     AnswerAcceptedFrame,
     AnswerFrame,
@@ -114,6 +114,8 @@ class BotReport:
     finished: bool = False
     """It saw the end of the run."""
     close_code: int | None = None
+    socket_events: list[SocketEvent] = field(default_factory=list)
+    """Its socket's attempts, upgrades, welcomes and closes, timed (see :class:`SocketEvent`)."""
 
 
 class Bot:
@@ -181,6 +183,7 @@ class Bot:
             self.report.reconnects = max(0, self.socket.connections - 1)
             self.report.finished = self.socket.finished
             self.report.close_code = self.socket.close_code
+            self.report.socket_events = list(self.socket.events)
             self.progress.finished += 1
         return self.report
 
