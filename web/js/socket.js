@@ -10,7 +10,10 @@ const FINAL_CLOSES = new Map([
 ]);
 
 /** Frames that are views of the state (not numbered run events). */
-const VIEW_TYPES = new Set(["leaderboard", "rank", "lobby", "answer_progress", "error", "pong"]);
+// Views and replies: not run events, so their seq is not a new one.
+const VIEW_TYPES = new Set([
+  "leaderboard", "rank", "lobby", "answer_progress", "answer_accepted", "error", "pong",
+]);
 
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 15_000;

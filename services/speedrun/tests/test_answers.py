@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import redis
+from redis.asyncio import Redis
 
+from speedrun_protocol.errors import ErrorCode
 from speedrun_protocol.frames import (
     AnswerFrame,
     AnswerResultFrame,
@@ -13,8 +16,10 @@ from speedrun_protocol.frames import (
     QuestionFrame,
     StartFrame,
 )
-from speedrun_protocol.state import RunKeys
+from speedrun_protocol.state import AnswerRecord, RunKeys
 from speedrun_run.client import RunClient
+from speedrun_run.engine import Engine
+from speedrun_run.errors import Rejected
 from speedrun_testkit import wait_until
 
 
@@ -88,3 +93,42 @@ async def test_late_answer_is_refused_with_deadline_passed(settings, runs, sessi
         assert answers_and_score(redis_url, run.speedrun_id, run.pids[0]) == (0, 0)
     finally:
         await server.close()
+
+
+async def test_a_remembered_progress_gone_stale_is_read_again_not_double_counted(
+    runs, redis_url
+) -> None:
+    # GIVEN a self-paced run played by ann through instance a, which remembers her progress
+    run = runs.create("self-paced", nicknames=("ann",), count=3)
+    (ann,) = run.pids
+    redis_a = Redis.from_url(redis_url, decode_responses=True)
+    redis_b = Redis.from_url(redis_url, decode_responses=True)
+    a = Engine(redis_a, "i-a", grace_s=30, host_grace_s=600)
+    b = Engine(redis_b, "i-b", grace_s=30, host_grace_s=600)
+    now = int(time.time() * 1000)
+    await a.start(run.speedrun_id, now)
+    await a.answer(run.speedrun_id, ann, 0, [0], now + 100)
+    keys = RunKeys(run.speedrun_id)
+    progress_sent = await redis_a.hget(keys.progress, ann)
+
+    # WHEN her next answer comes through a: one script, no read
+    async def no_reads(*commands: object) -> None:
+        raise AssertionError(f"read {commands}")
+
+    reads, a.batch.commands = a.batch.commands, no_reads  # type: ignore[method-assign]
+    await a.answer(run.speedrun_id, ann, 1, [1], now + 200)
+    a.batch.commands = reads  # type: ignore[method-assign]
+    assert await redis_a.hget(keys.progress, ann) != progress_sent
+
+    # AND instance b times out her question 2 (a does not know): a's memory is now stale
+    await b.timeout(run.speedrun_id, ann, 2, now + 30_000)
+
+    # THEN an answer to question 2 through a is refused as it should be, and counted once
+    with pytest.raises(Rejected) as refused:
+        await a.answer(run.speedrun_id, ann, 2, [2], now + 30_100)
+    assert refused.value.code in (ErrorCode.QUESTION_NOT_OPEN, ErrorCode.WRONG_STATE)
+    record = AnswerRecord.model_validate_json(await redis_a.hget(keys.answers, f"{ann}:2"))
+    assert record.timed_out
+    assert await redis_a.hlen(keys.answers) == 3
+    await redis_a.aclose()
+    await redis_b.aclose()

@@ -54,8 +54,10 @@ async def test_host_paced_run_over_two_instances_reveals_and_ranks(pair, runs, m
     assert accepted.selected == [0]
     progress = await host.expect(AnswerProgressFrame)
     assert (progress.answered, progress.total) == (1, 2)
-    # a coalesced view, not a run event: N answers do not cost N events in the stream
+    # a reply and a coalesced view, not run events: N answers cost no events in the stream
     assert not [f for f in host.events if isinstance(f, AnswerProgressFrame)]
+    assert not [f for f in ann.events if isinstance(f, AnswerAcceptedFrame)]
+    assert accepted.seq == ann.last_seq  # it repeats the last number the socket had
     # a second answer is refused and changes nothing
     await ann.send(AnswerFrame(question_index=0, selected=[1]))
     refused = await ann.expect(ErrorFrame)

@@ -336,7 +336,8 @@ class QuestionFrame(_ServerFrame):
 
 
 class AnswerAcceptedFrame(_ServerFrame):
-    """Participant, host-paced: the answer is recorded; the result comes at the reveal."""
+    """Participant, host-paced: the answer is recorded; the result comes at the reveal (a reply
+    to the answer, not a run event: it repeats the last sequence number the socket had)."""
 
     type: Literal["answer_accepted"] = "answer_accepted"
     question_index: int = Field(description="The question answered.")

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from speedrun_protocol.frames import (
     MAX_FRAME_BYTES,
+    AnswerAcceptedFrame,
     AnswerProgressFrame,
     ErrorFrame,
     HelloFrame,
@@ -30,6 +31,7 @@ from speedrun_protocol.frames import (
 F = TypeVar("F", bound=BaseModel)
 
 VIEW_FRAMES = (
+    AnswerAcceptedFrame,
     LeaderboardFrame,
     RankFrame,
     LobbyFrame,
@@ -37,7 +39,7 @@ VIEW_FRAMES = (
     ErrorFrame,
     PongFrame,
 )
-"""Frames that are not run events (their ``seq`` is not a new event's)."""
+"""Frames that are not run events (views and replies: their ``seq`` is not a new event's)."""
 
 
 class ClosedError(Exception):

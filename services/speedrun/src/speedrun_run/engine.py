@@ -58,15 +58,11 @@ logger = logging.getLogger(__name__)
 
 ATTEMPTS = 8
 """Times a command is read and tried again after losing a race, before giving up."""
-HOST_ANSWER_META = (
-    "status",
-    "phase",
-    "current_question",
-    "question_opened_ms",
-    "question_deadline_ms",
-)
-"""What a host-paced answer reads of the run's meta (the script checks it again)."""
 STATIC_CACHE = 2048
+PROGRESS_CACHE = 100_000
+"""Self-paced participants whose last progress an instance keeps (then it starts over)."""
+OPENED_CACHE = 100_000
+"""Host-paced questions whose opening time an instance keeps (then it starts over)."""
 """Runs whose (immutable) config and questions an instance keeps in memory."""
 
 EndReason = Literal["completed", "ended_by_host", "abandoned"]
@@ -106,6 +102,15 @@ def _progress(raw: str | None) -> ParticipantProgress | None:
     return ParticipantProgress.model_validate_json(raw) if raw else None
 
 
+def _open_for(progress: ParticipantProgress, index: int) -> bool:
+    """Self-paced: True when question ``index`` is the one issued to this participant."""
+    return (
+        progress.current_question == index
+        and progress.issued_at_ms is not None
+        and progress.deadline_ms is not None
+    )
+
+
 def _record(raw: str | None) -> ParticipantRecord | None:
     return ParticipantRecord.model_validate_json(raw) if raw else None
 
@@ -129,6 +134,9 @@ class Engine:
         self.batch = RedisBatch(redis)
         self.scripts = Scripts(redis, self.batch)
         self._static: OrderedDict[str, RunStatic] = OrderedDict()
+        self._opened: dict[tuple[str, int], int] = {}
+        self._progress: dict[tuple[str, str], str] = {}
+        """Self-paced: the progress JSON this instance last wrote, per run and participant."""
         self.nicknames: dict[str, str] = {}
 
     # -----------------------------------------------------------------------------------------
@@ -359,9 +367,25 @@ class Engine:
         limit_ms = question.time_limit_s * 1000
         for pid, field, raw_answer in zip(pids, fields, answers, strict=True):
             before = _progress(progress.get(pid)) or ParticipantProgress()
-            timeout_field = timeout_record = ""
             if raw_answer is not None:
-                record = AnswerRecord.model_validate_json(raw_answer)
+                # Scored here, with the streak the participant had: it cannot change while the
+                # question is open, and nobody sees points before the reveal.
+                stored = AnswerRecord.model_validate_json(raw_answer)
+                score = score_answer(
+                    points=question.points,
+                    correct_options=question.correct,
+                    selected=stored.selected,
+                    elapsed_ms=stored.elapsed_ms,
+                    time_limit_ms=limit_ms,
+                    streak_before=before.streak,
+                )
+                record = stored.model_copy(
+                    update={
+                        "correct": score.correct,
+                        "points": score.points,
+                        "streak_bonus": score.streak_bonus,
+                    }
+                )
                 answered += 1
                 for option in record.selected:
                     counts[option] += 1
@@ -376,7 +400,6 @@ class Engine:
                     elapsed_ms=limit_ms,
                     answered_at_ms=now,
                 )
-                timeout_field, timeout_record = field, record.model_dump_json()
                 timed_out += 1
             correct += record.correct
             after = before.model_copy(
@@ -404,8 +427,8 @@ class Engine:
                 pid,
                 after.model_dump_json(),
                 record.points,
-                timeout_field,
-                timeout_record,
+                field,
+                record.model_dump_json(),
                 frame_body(result),
             ]
         distribution = Distribution(
@@ -559,8 +582,13 @@ class Engine:
 
     async def answer(
         self, speedrun_id: str, participant_id: str, index: int, selected: list[int], now: int
-    ) -> None:
-        """Record a participant's answer that arrived at ``now`` (server clock)."""
+    ) -> AnswerAcceptedFrame | None:
+        """Record a participant's answer that arrived at ``now`` (server clock).
+
+        Returns:
+            Host-paced: the acknowledgement, which the answering socket sends as a reply (not a
+            run event: nobody else needs it). Self-paced: None (the result is a run event).
+        """
         static = await self.require_static(speedrun_id)
         if index >= len(static.questions):
             raise Rejected(ErrorCode.QUESTION_NOT_OPEN, "no such question in this run")
@@ -569,8 +597,8 @@ class Engine:
             raise Rejected(ErrorCode.INVALID_ANSWER, f"options are 0 to {options - 1}, once each")
         if static.self_paced:
             await self._resolve(static, speedrun_id, participant_id, index, selected, now, "answer")
-        else:
-            await self._host_answer(static, speedrun_id, participant_id, index, selected, now)
+            return None
+        return await self._host_answer(static, speedrun_id, participant_id, index, selected, now)
 
     async def _host_answer(
         self,
@@ -580,30 +608,18 @@ class Engine:
         index: int,
         selected: list[int],
         now: int,
-    ) -> None:
-        keys = RunKeys(speedrun_id)
-        meta, raw_progress, exists = await self.batch.commands(
-            ("HMGET", keys.meta, *HOST_ANSWER_META),
-            ("HGET", keys.progress, participant_id),
-            ("HEXISTS", keys.answers, f"{participant_id}:{index}"),
-        )
-        status, phase, current, opened, deadline = meta
-        if status != "running" or current is None or int(current) != index:
-            raise Rejected(ErrorCode.QUESTION_NOT_OPEN, "that question is not open")
-        if phase != "question" or now > int(deadline):
-            raise Rejected(ErrorCode.DEADLINE_PASSED, "answering has closed")
-        if exists:
-            raise Rejected(ErrorCode.ALREADY_ANSWERED, "the first answer stands")
+    ) -> AnswerAcceptedFrame:
+        opened = await self._opened_at(speedrun_id, index)
         question = static.questions[index]
-        before = _progress(raw_progress) or ParticipantProgress()
-        elapsed = max(0, now - int(opened))
+        elapsed = max(0, now - opened)
+        # Recorded now, scored at the reveal with the streak (see _settle): one round trip.
         score = score_answer(
             points=question.points,
             correct_options=question.correct,
             selected=selected,
             elapsed_ms=elapsed,
             time_limit_ms=question.time_limit_s * 1000,
-            streak_before=before.streak,
+            streak_before=0,
         )
         record = AnswerRecord(
             participant_id=participant_id,
@@ -615,19 +631,32 @@ class Engine:
             elapsed_ms=elapsed,
             answered_at_ms=now,
         )
-        accepted = AnswerAcceptedFrame(
-            question_index=index, selected=record.selected, elapsed_ms=elapsed
-        )
         reply = await self._script(
-            "host_answer",
-            speedrun_id,
-            now,
-            participant_id,
-            index,
-            record.model_dump_json(),
-            frame_body(accepted),
+            "host_answer", speedrun_id, now, participant_id, index, record.model_dump_json()
         )
         self._raise_for(reply[0])
+        return AnswerAcceptedFrame(
+            question_index=index, selected=record.selected, elapsed_ms=elapsed
+        )
+
+    async def _opened_at(self, speedrun_id: str, index: int) -> int:
+        """Host-paced: when question ``index`` opened (read once per instance; it never changes).
+
+        Raises:
+            Rejected: The question is not the run's current one.
+        """
+        opened = self._opened.get((speedrun_id, index))
+        if opened is not None:
+            return opened
+        ((status, current, raw),) = await self.batch.commands(
+            ("HMGET", RunKeys(speedrun_id).meta, "status", "current_question", "question_opened_ms")
+        )
+        if status != "running" or current is None or int(current) != index or raw is None:
+            raise Rejected(ErrorCode.QUESTION_NOT_OPEN, "that question is not open")
+        if len(self._opened) >= OPENED_CACHE:
+            self._opened.clear()
+        opened = self._opened[(speedrun_id, index)] = int(raw)
+        return opened
 
     @staticmethod
     def _raise_for(status: str) -> None:
@@ -687,7 +716,29 @@ class Engine:
         now: int,
         kind: Literal["answer", "timeout", "forfeit"],
     ) -> None:
-        """Self-paced: score an answer or a time-out, and move the participant on, atomically."""
+        """Self-paced: score an answer or a time-out, and move the participant on, atomically.
+
+        An answer first tries the progress this instance wrote last for the participant, with no
+        read: the script refuses it if that is not the stored progress any more (``stale``), and
+        any refusal is then checked against a fresh read, which gives the exact error.
+        """
+        mine = (speedrun_id, participant_id)
+        if kind == "answer":
+            cached = self._progress.get(mine)
+            nickname = self.nicknames.get(participant_id)
+            if cached is not None and nickname is not None:
+                known = ParticipantProgress.model_validate_json(cached)
+                if _open_for(known, index) and now <= (known.deadline_ms or 0):
+                    args = self._plan_step(
+                        static, participant_id, nickname, known, index, selected, now, kind, True
+                    )
+                    reply = await self._script(
+                        "self_resolve", speedrun_id, now, participant_id, index, cached, *args
+                    )
+                    if reply[0] == "ok":
+                        await self._stepped(speedrun_id, participant_id, args[0], reply, now)
+                        return
+            self._progress.pop(mine, None)
         keys = RunKeys(speedrun_id)
         for _ in range(ATTEMPTS):
             status, raw_progress, exists, raw_record, present = await self.batch.commands(
@@ -704,19 +755,15 @@ class Engine:
                 raise RunLost()
             if record is None or record.kicked:
                 raise Rejected(ErrorCode.KICKED, "removed by the host", CloseCode.KICKED)
+            self.nicknames[participant_id] = record.nickname
             if status != "running":
                 raise Rejected(ErrorCode.WRONG_STATE, f"the run is {status or 'gone'}")
             if exists:
                 raise Rejected(ErrorCode.ALREADY_ANSWERED, "the first answer stands")
             before = _progress(raw_progress)
-            if (
-                before is None
-                or before.current_question != index
-                or before.issued_at_ms is None
-                or before.deadline_ms is None
-            ):
+            if before is None or not _open_for(before, index):
                 raise Rejected(ErrorCode.QUESTION_NOT_OPEN, "that question is not open for you")
-            if kind == "answer" and now > before.deadline_ms:
+            if kind == "answer" and now > (before.deadline_ms or 0):
                 raise Rejected(ErrorCode.DEADLINE_PASSED, "the time for that question is up")
             args = self._plan_step(
                 static,
@@ -733,16 +780,25 @@ class Engine:
                 "self_resolve", speedrun_id, now, participant_id, index, raw_progress, *args
             )
             if reply[0] == "ok":
-                if int(reply[1]):
-                    # The script also scheduled f|run: if this loses every race, that fires it.
-                    with contextlib.suppress(Contended):
-                        await self.finish(speedrun_id, "completed", now=now)
+                await self._stepped(speedrun_id, participant_id, args[0], reply, now)
                 return
             if reply[0] == "present":
                 return
             if reply[0] != "stale":
                 self._raise_for(reply[0])
         raise Contended("answer")
+
+    async def _stepped(
+        self, speedrun_id: str, participant_id: str, progress: str, reply: list[Any], now: int
+    ) -> None:
+        """After a step: remember the progress written; finish the run if this was the last."""
+        if len(self._progress) >= PROGRESS_CACHE:
+            self._progress.clear()
+        self._progress[(speedrun_id, participant_id)] = progress
+        if int(reply[1]):
+            # The script also scheduled f|run: if this loses every race, that fires it.
+            with contextlib.suppress(Contended):
+                await self.finish(speedrun_id, "completed", now=now)
 
     def _plan_step(
         self,

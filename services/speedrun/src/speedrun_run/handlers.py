@@ -256,6 +256,9 @@ async def _welcome(
         return
     after = hello.last_seq if resumed and hello.last_seq is not None else view.seq
     await hub.activate(conn, after)
+    room = hub.rooms.get(claims.sid)
+    if room is not None and view.snapshot.phase == "question" and not static.self_paced:
+        room.question_open = True  # a host arriving mid-question follows its answer progress
     logger.info(
         "connected",
         extra={
@@ -308,9 +311,12 @@ async def _dispatch(
             case AnswerFrame():
                 if claims.participant_id is None:
                     raise Rejected(ErrorCode.FORBIDDEN, "only participants answer")
-                await engine.answer(
+                accepted = await engine.answer(
                     sid, claims.participant_id, frame.question_index, frame.selected, arrived
                 )
+                if accepted is not None:
+                    # A reply, not an event: it repeats the last number this socket had.
+                    conn.send(accepted.model_copy(update={"seq": conn.seq}).model_dump_json())
             case PingFrame():
                 conn.send(PongFrame(id=frame.id, server_time_ms=now_ms()).model_dump_json())
             case HelloFrame():

@@ -179,6 +179,10 @@ class Room:
     pending: set[Conn] = field(default_factory=set)
     last_seq: int | None = None
     """The last run event the listener has delivered (or the first activation read)."""
+    question_open: bool = False
+    """Host-paced: a question is open (its hosts get ``answer_progress`` views)."""
+    progress_sent: tuple[int, int] | None = None
+    """The last ``answer_progress`` (question, answered) sent to this room's hosts."""
     recent: deque[Entry] = field(default_factory=lambda: deque(maxlen=RECENT_EVENTS))
     """The last events the listener delivered, in order: a socket going live catches up here."""
 
@@ -209,8 +213,6 @@ class Hub:
         self.by_id: dict[str, Conn] = {}
         self.dirty: set[str] = set()
         """Runs whose leaderboard may have changed."""
-        self.answered: set[str] = set()
-        """Runs with new answers to an open question (the host's ``answer_progress``)."""
         self.draining = False
         self.pubsub: PubSub = redis.pubsub()
         self._listener: asyncio.Task[None] | None = None
@@ -296,7 +298,6 @@ class Hub:
         if room.empty():
             del self.rooms[conn.speedrun_id]
             self.dirty.discard(conn.speedrun_id)
-            self.answered.discard(conn.speedrun_id)
             with contextlib.suppress(RedisError, ConnectionError):
                 await self.pubsub.unsubscribe(run_channel(conn.speedrun_id))
 
@@ -399,8 +400,10 @@ class Hub:
         kind = frame_type(frame)
         if kind in LEADERBOARD_EVENTS:
             self.dirty.add(room.speedrun_id)
-        elif kind == "answer_accepted" and room.hosts:
-            self.answered.add(room.speedrun_id)
+        if kind == "question":
+            room.question_open = audience == "all"  # host-paced; self-paced sends one each
+        elif kind in ("question_closed", "run_finished"):
+            room.question_open = False
 
     async def _read_stream(
         self, speedrun_id: str, first: int, last: int | None

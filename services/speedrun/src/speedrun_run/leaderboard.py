@@ -8,7 +8,7 @@ the top, the count and every local participant's score (``ZMSCORE``), then one `
 distinct score, pipelined.
 
 While a host-paced question is open, the run's local hosts get an :class:`AnswerProgressFrame`
-(answered of total) at the same pace, instead of one event per answer.
+(answered of total) at the same pace when it changed: an answer itself emits no event.
 
 In the lobby there is no board: the run's local participants get a :class:`LobbyFrame` with the
 count instead (joins go to the host only, so N joins do not cost N² frames).
@@ -95,7 +95,8 @@ def _send_lobby(room: Room, participant_count: int) -> None:
 
 
 async def send_answer_progress(engine: Engine, room: Room) -> None:
-    """Host-paced: tell the run's local hosts how many have answered the open question."""
+    """Host-paced: tell the run's local hosts how many have answered the open question, if that
+    changed since the last time (answers emit no events: this reads the count)."""
     keys = RunKeys(room.speedrun_id)
     ((status, phase, current, count),) = await engine.batch.commands(
         ("HMGET", keys.meta, "status", "phase", "current_question", "participant_count")
@@ -103,11 +104,12 @@ async def send_answer_progress(engine: Engine, room: Room) -> None:
     if status != "running" or phase != "question" or current is None:
         return
     ((answered,),) = await engine.batch.commands(("HMGET", keys.qstats, f"{current}:answered"))
+    state = (int(current), int(answered or 0))
+    if state == room.progress_sent:
+        return
+    room.progress_sent = state
     frame = AnswerProgressFrame(
-        seq=room.last_seq or 0,
-        question_index=int(current),
-        answered=int(answered or 0),
-        total=int(count or 0),
+        seq=room.last_seq or 0, question_index=state[0], answered=state[1], total=int(count or 0)
     )
     data = ws_frame(frame.model_dump_json())
     for conn in room.hosts:
@@ -116,22 +118,24 @@ async def send_answer_progress(engine: Engine, room: Room) -> None:
 
 
 async def run_leaderboards(engine: Engine, hub: Hub, interval_s: float, top: int) -> None:
-    """Forever: every interval, update the dirty runs this instance holds sockets for."""
+    """Forever: every interval, update the dirty runs this instance holds sockets for, and the
+    answer progress of those with an open question and a host here."""
     while True:
         await asyncio.sleep(interval_s)
         dirty, hub.dirty = hub.dirty, set()
-        answered, hub.answered = hub.answered, set()
-        for speedrun_id in dirty | answered:
+        progress = {sid for sid, room in hub.rooms.items() if room.question_open and room.hosts}
+        for speedrun_id in dirty | progress:
             room = hub.rooms.get(speedrun_id)
             if room is None:
                 continue
             try:
-                if speedrun_id in answered:
+                if speedrun_id in progress:
                     await send_answer_progress(engine, room)
                 if speedrun_id in dirty:
                     await update_room(engine, room, top)
             except RedisError:
                 logger.warning("leaderboard update failed", extra={"speedrun_id": speedrun_id})
-                (hub.dirty if speedrun_id in dirty else hub.answered).add(speedrun_id)
+                if speedrun_id in dirty:
+                    hub.dirty.add(speedrun_id)
             except Exception:
                 logger.exception("leaderboard update failed", extra={"speedrun_id": speedrun_id})

@@ -228,12 +228,13 @@ return {'ok'}
 """
 
 HOST_ANSWER = r"""
--- ARGV 6 pid, 7 q, 8 answer record, 9 answer_accepted body
+-- ARGV 6 pid, 7 q, 8 answer record (answer_accepted is the caller's reply, not an event; the
+-- host's answer_progress is a coalesced view: one answer emits nothing)
 local pid, q = ARGV[6], ARGV[7]
 local m = redis.call('HMGET', META, 'status', 'phase', 'current_question',
                      'question_deadline_ms')
-if m[1] ~= 'running' or m[2] ~= 'question' or m[3] ~= q then return {'not_open'} end
-if tonumber(NOW) > tonumber(m[4]) then return {'late'} end
+if m[1] ~= 'running' or m[3] ~= q then return {'not_open'} end
+if m[2] ~= 'question' or tonumber(NOW) > tonumber(m[4]) then return {'late'} end
 local kicked = is_kicked(pid)
 if kicked == nil then return {'unknown'} end
 if kicked then return {'kicked'} end
@@ -242,8 +243,6 @@ if redis.call('HEXISTS', ANSWERS, field) == 1 then return {'answered'} end
 redis.call('HSET', ANSWERS, field, ARGV[8])
 redis.call('HINCRBY', QSTATS, q .. ':answered', 1)
 redis.call('SREM', PENDING, pid)
--- the host's answer_progress is a coalesced view (leaderboard.py), not one event per answer
-out('participant', pid, ARGV[9], '')
 maybe_all_answered()
 touch()
 return {'ok'}
@@ -261,7 +260,8 @@ return {'ok'}
 HOST_SETTLE = r"""
 -- Reveal: apply the closed question's answers and time-outs, then show the distribution.
 -- ARGV 6 q, 7 question_revealed body, 8 k, 9.. k stat field/value pairs,
---      then groups of 6: pid, progress, points, time-out field or '', time-out record, result body
+--      then groups of 6: pid, progress, points, answer field, its final record (a time-out's
+--      or the answer scored with the streak), result body
 local m = redis.call('HMGET', META, 'status', 'phase', 'current_question')
 if m[1] ~= 'running' or m[2] ~= 'closed' or m[3] ~= ARGV[6] then return {'stale'} end
 redis.call('HSET', META, 'phase', 'revealed')
@@ -275,7 +275,7 @@ while i <= #ARGV do
   redis.call('HSET', PROGRESS, pid, ARGV[i + 1])
   -- a participant kicked since the read has left the leaderboard: do not bring them back
   if redis.call('ZSCORE', SCORES, pid) then redis.call('ZINCRBY', SCORES, ARGV[i + 2], pid) end
-  if ARGV[i + 3] ~= '' then redis.call('HSETNX', ANSWERS, ARGV[i + 3], ARGV[i + 4]) end
+  redis.call('HSET', ANSWERS, ARGV[i + 3], ARGV[i + 4])
   out('participant', pid, ARGV[i + 5], '')
   i = i + 6
 end
