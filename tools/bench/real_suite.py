@@ -219,9 +219,9 @@ async def join_all(
 ) -> Joined:
     """Connect the host (instance 0), sign on N participants, then connect them.
 
-    Sign-ons first, sockets second: sign-on publishes ``participant_joined`` to every connected
-    socket of the run, so joining one by one costs the servers N²/2 frames (50 million at 10,000);
-    that is measured separately, at the first N only (:func:`interleaved_joins`).
+    Sign-ons first, sockets second, so that sign-on's rate and the WebSocket rate are measured
+    apart; joins one by one (each sign-on followed at once by its socket) are
+    :func:`interleaved_joins`.
     """
     host_fleet = Fleet()
     host_addr = info.instance_addr(0)
@@ -319,7 +319,7 @@ class InterleavedJoins:
     rate: float
     failures: int
     frames: int
-    """Frames the participants received while joining (``participant_joined`` fan-out)."""
+    """Frames the participants received while joining (coalesced ``lobby`` counts)."""
 
 
 async def interleaved_joins(

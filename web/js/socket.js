@@ -9,12 +9,18 @@ const FINAL_CLOSES = new Map([
   [4009, "replaced"], // the same player or host opened in another tab
 ]);
 
-/** Frames that are views of the state (not numbered run events). */
-// Views and replies: not run events, so their seq is not a new one.
+/** Views and replies: not numbered run events, so their seq is not a new one. */
 const VIEW_TYPES = new Set([
   "leaderboard", "rank", "lobby", "answer_progress", "answer_accepted", "error", "pong",
 ]);
 
+/**
+ * Closes of a welcomed socket after which another server can take it at once: the server went
+ * away (1001), restarted or deployed (1012), gave up on a slow socket (4008), or the connection
+ * was cut (1006). The first retry then waits only a small jitter, not the backoff.
+ */
+const GO_ELSEWHERE = new Set([1001, 1006, 1012, 4008]);
+const HERD_JITTER_MS = 100;
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 15_000;
 
@@ -146,17 +152,22 @@ export class RunSocket {
       this.onState("closed", { reason: "finished", code: event.code });
       return;
     }
-    this.scheduleRetry();
+    this.scheduleRetry(event.code);
   }
 
-  scheduleRetry() {
+  scheduleRetry(code) {
     this.onState("reconnecting");
+    clearTimeout(this.timer);
+    if (this.attempt === 0 && GO_ELSEWHERE.has(code)) {
+      this.attempt = 1;
+      this.timer = setTimeout(() => this.connect(true), Math.random() * HERD_JITTER_MS);
+      return;
+    }
     // Exponential backoff with "equal jitter": half fixed, half random, so a room full of
     // phones that lost the same Wi-Fi does not come back in one burst.
     const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** this.attempt);
     const delay = ceiling / 2 + Math.random() * (ceiling / 2);
     this.attempt += 1;
-    clearTimeout(this.timer);
     this.timer = setTimeout(() => this.connect(true), delay);
   }
 }

@@ -59,11 +59,11 @@ logger = logging.getLogger(__name__)
 ATTEMPTS = 8
 """Times a command is read and tried again after losing a race, before giving up."""
 STATIC_CACHE = 2048
+"""Runs whose (immutable) config and questions an instance keeps in memory."""
 PROGRESS_CACHE = 100_000
 """Self-paced participants whose last progress an instance keeps (then it starts over)."""
 OPENED_CACHE = 100_000
 """Host-paced questions whose opening time an instance keeps (then it starts over)."""
-"""Runs whose (immutable) config and questions an instance keeps in memory."""
 
 EndReason = Literal["completed", "ended_by_host", "abandoned"]
 
@@ -135,6 +135,7 @@ class Engine:
         self.scripts = Scripts(redis, self.batch)
         self._static: OrderedDict[str, RunStatic] = OrderedDict()
         self._opened: dict[tuple[str, int], int] = {}
+        """Host-paced: when each question opened, per run and question index."""
         self._progress: dict[tuple[str, str], str] = {}
         """Self-paced: the progress JSON this instance last wrote, per run and participant."""
         self.nicknames: dict[str, str] = {}

@@ -3,9 +3,10 @@
 The listener marks a run dirty when an event may have changed its scores; at most once per
 ``LEADERBOARD_INTERVAL_S`` the run's local sockets get the top of the board (one frame, encoded
 once) and each local participant whose rank, score or the participant count changed gets a
-:class:`RankFrame`. One update costs two Redis round trips whatever the number of participants:
-the top, the count and every local participant's score (``ZMSCORE``), then one ``ZCOUNT`` per
-distinct score, pipelined.
+:class:`RankFrame`. One update costs two Redis commands whatever the number of participants: the
+run's status and count, then the whole board (``ZREVRANGE … WITHSCORES``), from which the top and
+every local participant's rank (a bisection) are cut — one command of N entries rather than one
+``ZCOUNT`` per distinct score, which at 10,000 players with time-based points is thousands.
 
 While a host-paced question is open, the run's local hosts get an :class:`AnswerProgressFrame`
 (answered of total) at the same pace when it changed: an answer itself emits no event.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from bisect import bisect_left
 
 from redis.exceptions import RedisError
 
@@ -39,26 +41,27 @@ async def update_room(engine: Engine, room: Room, top: int) -> None:
     conns = [c for c in room.conns() if c.active and not c.closing]
     if not conns:
         return
-    pids = [pid for pid, c in room.participants.items() if c.active and not c.closing]
-    async with engine.redis.pipeline(transaction=False) as pipe:
-        pipe.zrevrange(keys.scores, 0, top - 1, withscores=True)
-        pipe.hmget(keys.meta, "status", "participant_count")
-        if pids:
-            pipe.zmscore(keys.scores, pids)
-        replies = await pipe.execute()
-    rows, (status, count) = replies[0], replies[1]
+    ((status, count),) = await engine.batch.commands(
+        ("HMGET", keys.meta, "status", "participant_count")
+    )
     if status == "lobby":
         _send_lobby(room, int(count or 0))
         return
     if status != "running":
         return  # run_finished carries the final board
-    scores = dict(zip(pids, replies[2], strict=True)) if pids else {}
-    distinct = sorted({s for s in scores.values() if s is not None})
-    async with engine.redis.pipeline(transaction=False) as pipe:
-        for score in distinct:
-            pipe.zcount(keys.scores, f"({score}", "+inf")
-        above = await pipe.execute() if distinct else []
-    rank_of = {score: 1 + int(n) for score, n in zip(distinct, above, strict=True)}
+    board_rows: list[tuple[str, float]] = await engine.redis.zrevrange(  # type: ignore[assignment]
+        keys.scores, 0, -1, withscores=True
+    )
+    rows = board_rows[:top]
+    everyone = dict(board_rows)
+    scores = {
+        pid: everyone[pid]
+        for pid, c in room.participants.items()
+        if c.active and not c.closing and pid in everyone
+    }
+    # Rank = 1 + how many scores are strictly higher: a bisection of the whole board.
+    ascending = [-score for _, score in board_rows]
+    rank_of = {score: 1 + bisect_left(ascending, -score) for score in set(scores.values())}
     entries = await engine.entries(room.speedrun_id, rows)
     participant_count = int(count or 0)
     seq = room.last_seq or 0
@@ -68,9 +71,7 @@ async def update_room(engine: Engine, room: Room, top: int) -> None:
         conn.write(encoded)
     rank_frames: dict[tuple[int, int, int], bytes] = {}
     for pid, score in scores.items():
-        target = room.participants.get(pid)
-        if score is None or target is None:
-            continue
+        target = room.participants[pid]
         state = (rank_of[score], int(score), participant_count)
         if target.rank == state:
             continue
