@@ -47,6 +47,8 @@ LEADERBOARD_EVENTS = frozenset(
 """Event types after which the leaderboard may have changed."""
 RECENT_EVENTS = 512
 """Delivered events each room keeps in memory for sockets that go live."""
+SUBSCRIBE_WAIT_S = 5.0
+"""Seconds a first socket of a run waits for the pub/sub connection (then: try again later)."""
 CUT_AFTER_S = 2.0
 """Seconds an aborted socket gets to send its close frame before the connection is cut."""
 
@@ -217,6 +219,7 @@ class Hub:
         self.pubsub: PubSub = redis.pubsub()
         self._listener: asyncio.Task[None] | None = None
         self._control = control_channel(instance_id)
+        self._connected = asyncio.Event()
 
     async def start(self) -> None:
         """Start listening (the instance starts even while Redis is unreachable)."""
@@ -242,6 +245,9 @@ class Hub:
         room = self.rooms.get(conn.speedrun_id)
         if room is None:
             room = self.rooms[conn.speedrun_id] = Room(conn.speedrun_id)
+            # The listener's first subscribe opens the pub/sub connection: a subscribe racing it
+            # would open a second one, and that run's events would go to a connection nobody reads.
+            await asyncio.wait_for(self._connected.wait(), SUBSCRIBE_WAIT_S)
             await self.pubsub.subscribe(run_channel(conn.speedrun_id))
         room.pending.add(conn)
         self.by_id[conn.conn_id] = conn
@@ -326,13 +332,18 @@ class Hub:
         while True:
             try:
                 await self.pubsub.subscribe(self._control)
+                self._connected.set()
                 break
             except (RedisError, ConnectionError, OSError):
                 logger.warning("cannot subscribe yet; retrying")
                 await asyncio.sleep(1)
         while True:
             try:
-                message = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                # Blocks without a timer (a timer per message was a tenth of the instance's time);
+                # the client speaks RESP2, where a subscribe meanwhile goes through (app.py).
+                message = await self.pubsub.get_message(
+                    ignore_subscribe_messages=True, timeout=None
+                )
                 if message is not None:
                     await self._on_message(message["channel"], message["data"])
             except asyncio.CancelledError:
