@@ -189,11 +189,10 @@ async def test_leaderboard_update_costs_two_commands_and_ranks_only_on_change(
 
 
 async def test_joins_go_to_the_host_and_participants_get_a_coalesced_count(
-    instances, runs, make_client
+    pair, runs, make_client
 ) -> None:
     # GIVEN a lobby with its host and one participant on instance a, another on instance b
-    a = await instances("i-a")
-    b = await instances("i-b")
+    a, b = pair
     run = runs.create("host-paced", count=2)
     ann_id, bob_id = run.pids
     host = make_client(a, run.host_token)
