@@ -136,8 +136,9 @@ class Engine:
         self._static: OrderedDict[str, RunStatic] = OrderedDict()
         self._opened: dict[tuple[str, int], int] = {}
         """Host-paced: when each question opened, per run and question index."""
-        self._progress: dict[tuple[str, str], str] = {}
-        """Self-paced: the progress JSON this instance last wrote, per run and participant."""
+        self._progress: dict[tuple[str, str], tuple[str, ParticipantProgress]] = {}
+        """Self-paced: the progress this instance last wrote (as stored, and parsed), per run and
+        participant."""
         self.nicknames: dict[str, str] = {}
 
     # -----------------------------------------------------------------------------------------
@@ -254,10 +255,12 @@ class Engine:
             )
             if static.self_paced:
                 args: list[Any] = [count, started, at + self.grace_ms]
+                # Everyone gets the same first question at the same moment: issued once.
+                first, body, due = self._issue(static, ParticipantProgress(), 0, at)
+                progress = first.model_dump_json()
                 for pid, raw in participants.items():
                     if ParticipantRecord.model_validate_json(raw).kicked:
                         continue
-                    progress, body, due = self._issue(static, ParticipantProgress(), 0, at)
                     args += [pid, progress, body, f"a|{speedrun_id}|{pid}|0", due]
                 reply = await self._script("self_start", speedrun_id, at, *args)
             else:
@@ -572,14 +575,14 @@ class Engine:
 
     def _issue(
         self, static: RunStatic, before: ParticipantProgress, index: int, now: int
-    ) -> tuple[str, str, int]:
+    ) -> tuple[ParticipantProgress, str, int]:
         """Self-paced: the progress, question frame body and deadline of issuing ``index``."""
         deadline = now + static.questions[index].time_limit_s * 1000
         progress = before.model_copy(
             update={"current_question": index, "issued_at_ms": now, "deadline_ms": deadline}
         )
         body = frame_body(QuestionFrame(question=question_view(static, index, deadline, now)))
-        return progress.model_dump_json(), body, deadline
+        return progress, body, deadline
 
     async def answer(
         self, speedrun_id: str, participant_id: str, index: int, selected: list[int], now: int
@@ -723,23 +726,15 @@ class Engine:
         read: the script refuses it if that is not the stored progress any more (``stale``), and
         any refusal is then checked against a fresh read, which gives the exact error.
         """
-        mine = (speedrun_id, participant_id)
         if kind == "answer":
-            cached = self._progress.get(mine)
+            cached = self._progress.pop((speedrun_id, participant_id), None)
             nickname = self.nicknames.get(participant_id)
             if cached is not None and nickname is not None:
-                known = ParticipantProgress.model_validate_json(cached)
+                raw, known = cached
                 if _open_for(known, index) and now <= (known.deadline_ms or 0):
-                    args = self._plan_step(
-                        static, participant_id, nickname, known, index, selected, now, kind, True
-                    )
-                    reply = await self._script(
-                        "self_resolve", speedrun_id, now, participant_id, index, cached, *args
-                    )
-                    if reply[0] == "ok":
-                        await self._stepped(speedrun_id, participant_id, args[0], reply, now)
+                    step = (static, speedrun_id, participant_id, nickname, raw, known)
+                    if await self._step(*step, index, selected, now, kind, True) == "ok":
                         return
-            self._progress.pop(mine, None)
         keys = RunKeys(speedrun_id)
         for _ in range(ATTEMPTS):
             status, raw_progress, exists, raw_record, present = await self.batch.commands(
@@ -766,40 +761,47 @@ class Engine:
                 raise Rejected(ErrorCode.QUESTION_NOT_OPEN, "that question is not open for you")
             if kind == "answer" and now > (before.deadline_ms or 0):
                 raise Rejected(ErrorCode.DEADLINE_PASSED, "the time for that question is up")
-            args = self._plan_step(
-                static,
-                participant_id,
-                record.nickname,
-                before,
-                index,
-                selected,
-                now,
-                kind,
-                connected=bool(present),
-            )
-            reply = await self._script(
-                "self_resolve", speedrun_id, now, participant_id, index, raw_progress, *args
-            )
-            if reply[0] == "ok":
-                await self._stepped(speedrun_id, participant_id, args[0], reply, now)
+            step = (static, speedrun_id, participant_id, record.nickname, raw_progress, before)
+            status = await self._step(*step, index, selected, now, kind, bool(present))
+            if status in ("ok", "present"):
                 return
-            if reply[0] == "present":
-                return
-            if reply[0] != "stale":
-                self._raise_for(reply[0])
+            if status != "stale":
+                self._raise_for(status)
         raise Contended("answer")
 
-    async def _stepped(
-        self, speedrun_id: str, participant_id: str, progress: str, reply: list[Any], now: int
-    ) -> None:
-        """After a step: remember the progress written; finish the run if this was the last."""
+    async def _step(
+        self,
+        static: RunStatic,
+        speedrun_id: str,
+        participant_id: str,
+        nickname: str,
+        raw_progress: str,
+        before: ParticipantProgress,
+        index: int,
+        selected: list[int] | None,
+        now: int,
+        kind: str,
+        connected: bool,
+    ) -> str:
+        """Plan one step on ``before`` (stored as ``raw_progress``) and apply it; return the
+        script's status. On ``ok``: remember the progress written, and finish the run if this
+        was the last step of the last participant."""
+        after, args = self._plan_step(
+            static, participant_id, nickname, before, index, selected, now, kind, connected
+        )
+        reply = await self._script(
+            "self_resolve", speedrun_id, now, participant_id, index, raw_progress, *args
+        )
+        if reply[0] != "ok":
+            return str(reply[0])
         if len(self._progress) >= PROGRESS_CACHE:
             self._progress.clear()
-        self._progress[(speedrun_id, participant_id)] = progress
+        self._progress[(speedrun_id, participant_id)] = (args[0], after)
         if int(reply[1]):
             # The script also scheduled f|run: if this loses every race, that fires it.
             with contextlib.suppress(Contended):
                 await self.finish(speedrun_id, "completed", now=now)
+        return "ok"
 
     def _plan_step(
         self,
@@ -812,7 +814,8 @@ class Engine:
         now: int,
         kind: str,
         connected: bool,
-    ) -> list[Any]:
+    ) -> tuple[ParticipantProgress, list[Any]]:
+        """The progress after one step, and the ``self_resolve`` arguments that apply it."""
         question = static.questions[index]
         limit_ms = question.time_limit_s * 1000
         assert before.issued_at_ms is not None
@@ -852,8 +855,7 @@ class Engine:
         next_body = ""
         next_due = 0
         if next_index is not None:
-            progress_json, next_body, next_due = self._issue(static, moved, next_index, now)
-            after = ParticipantProgress.model_validate_json(progress_json)
+            after, next_body, next_due = self._issue(static, moved, next_index, now)
         else:
             after = moved.model_copy(
                 update={
@@ -888,7 +890,7 @@ class Engine:
         finished_body = frame_body(
             ParticipantFinishedFrame(participant_id=participant_id, score=after.score)
         )
-        return [
+        return after, [
             after.model_dump_json(),
             record.model_dump_json(),
             score.points,
@@ -945,7 +947,7 @@ class Engine:
             speedrun_id,
             now,
             participant_id,
-            progress,
+            progress.model_dump_json(),
             body,
             f"a|{speedrun_id}|{participant_id}|0",
             due,

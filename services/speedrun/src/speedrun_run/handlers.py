@@ -256,9 +256,6 @@ async def _welcome(
         return
     after = hello.last_seq if resumed and hello.last_seq is not None else view.seq
     await hub.activate(conn, after)
-    room = hub.rooms.get(claims.sid)
-    if room is not None and view.snapshot.phase == "question" and not static.self_paced:
-        room.question_open = True  # a host arriving mid-question follows its answer progress
     logger.info(
         "connected",
         extra={

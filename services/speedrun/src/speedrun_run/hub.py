@@ -181,8 +181,6 @@ class Room:
     pending: set[Conn] = field(default_factory=set)
     last_seq: int | None = None
     """The last run event the listener has delivered (or the first activation read)."""
-    question_open: bool = False
-    """Host-paced: a question is open (its hosts get ``answer_progress`` views)."""
     progress_sent: tuple[int, int] | None = None
     """The last ``answer_progress`` (question, answered) sent to this room's hosts."""
     recent: deque[Entry] = field(default_factory=lambda: deque(maxlen=RECENT_EVENTS))
@@ -408,13 +406,8 @@ class Hub:
         elif close == "finished":
             for conn in list(room.conns()):
                 conn.close_after(CloseCode.NORMAL, "the run is over")
-        kind = frame_type(frame)
-        if kind in LEADERBOARD_EVENTS:
+        if frame_type(frame) in LEADERBOARD_EVENTS:
             self.dirty.add(room.speedrun_id)
-        if kind == "question":
-            room.question_open = audience == "all"  # host-paced; self-paced sends one each
-        elif kind in ("question_closed", "run_finished"):
-            room.question_open = False
 
     async def _read_stream(
         self, speedrun_id: str, first: int, last: int | None

@@ -24,13 +24,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from bisect import bisect_left
+from collections.abc import Iterable
 
 from redis.exceptions import RedisError
 
 from speedrun_protocol.frames import AnswerProgressFrame, LeaderboardFrame, LobbyFrame, RankFrame
 from speedrun_protocol.state import RunKeys
 from speedrun_run.engine import Engine
-from speedrun_run.hub import Hub, Room, ws_frame
+from speedrun_run.hub import Conn, Hub, Room, ws_frame
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +39,7 @@ logger = logging.getLogger(__name__)
 async def update_room(engine: Engine, room: Room, top: int) -> None:
     """Send one leaderboard update to a run's local sockets."""
     keys = RunKeys(room.speedrun_id)
-    conns = [c for c in room.conns() if c.active and not c.closing]
-    if not conns:
+    if not (room.hosts or room.participants):
         return
     ((status, count),) = await engine.batch.commands(
         ("HMGET", keys.meta, "status", "participant_count")
@@ -54,11 +54,7 @@ async def update_room(engine: Engine, room: Room, top: int) -> None:
     )
     rows = board_rows[:top]
     everyone = dict(board_rows)
-    scores = {
-        pid: everyone[pid]
-        for pid, c in room.participants.items()
-        if c.active and not c.closing and pid in everyone
-    }
+    scores = {pid: everyone[pid] for pid in room.participants if pid in everyone}
     # Rank = 1 + how many scores are strictly higher: a bisection of the whole board.
     ascending = [-score for _, score in board_rows]
     rank_of = {score: 1 + bisect_left(ascending, -score) for score in set(scores.values())}
@@ -66,9 +62,7 @@ async def update_room(engine: Engine, room: Room, top: int) -> None:
     participant_count = int(count or 0)
     seq = room.last_seq or 0
     board = LeaderboardFrame(seq=seq, top=entries, participant_count=participant_count)
-    encoded = ws_frame(board.model_dump_json())
-    for conn in conns:
-        conn.write(encoded)
+    _write_all(room.conns(), ws_frame(board.model_dump_json()))
     rank_frames: dict[tuple[int, int, int], bytes] = {}
     for pid, score in scores.items():
         target = room.participants[pid]
@@ -89,15 +83,13 @@ async def update_room(engine: Engine, room: Room, top: int) -> None:
 def _send_lobby(room: Room, participant_count: int) -> None:
     """The lobby has no board: its participants get the count (the host has every join)."""
     frame = LobbyFrame(seq=room.last_seq or 0, participant_count=participant_count)
-    data = ws_frame(frame.model_dump_json())
-    for conn in room.participants.values():
-        if conn.active and not conn.closing:
-            conn.write(data)
+    _write_all(room.participants.values(), ws_frame(frame.model_dump_json()))
 
 
 async def send_answer_progress(engine: Engine, room: Room) -> None:
     """Host-paced: tell the run's local hosts how many have answered the open question, if that
-    changed since the last time (answers emit no events: this reads the count)."""
+    changed since the last time (answers emit no events: this reads the count; with no question
+    open, or a self-paced run, it is one read that sends nothing)."""
     keys = RunKeys(room.speedrun_id)
     ((status, phase, current, count),) = await engine.batch.commands(
         ("HMGET", keys.meta, "status", "phase", "current_question", "participant_count")
@@ -112,19 +104,22 @@ async def send_answer_progress(engine: Engine, room: Room) -> None:
     frame = AnswerProgressFrame(
         seq=room.last_seq or 0, question_index=state[0], answered=state[1], total=int(count or 0)
     )
-    data = ws_frame(frame.model_dump_json())
-    for conn in room.hosts:
-        if conn.active and not conn.closing:
-            conn.write(data)
+    _write_all(room.hosts, ws_frame(frame.model_dump_json()))
+
+
+def _write_all(conns: Iterable[Conn], data: bytes) -> None:
+    """Write one encoded view to live sockets (a closing one takes nothing: see Conn.write)."""
+    for conn in conns:
+        conn.write(data)
 
 
 async def run_leaderboards(engine: Engine, hub: Hub, interval_s: float, top: int) -> None:
     """Forever: every interval, update the dirty runs this instance holds sockets for, and the
-    answer progress of those with an open question and a host here."""
+    answer progress of those with a host here."""
     while True:
         await asyncio.sleep(interval_s)
         dirty, hub.dirty = hub.dirty, set()
-        progress = {sid for sid, room in hub.rooms.items() if room.question_open and room.hosts}
+        progress = {sid for sid, room in hub.rooms.items() if room.hosts}
         for speedrun_id in dirty | progress:
             room = hub.rooms.get(speedrun_id)
             if room is None:
