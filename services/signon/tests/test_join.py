@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import pytest
+from pydantic import TypeAdapter
 from redis.asyncio import Redis
 
 from speedrun_protocol.events import BusEvent, run_channel
@@ -72,7 +73,7 @@ async def test_join_emits_participant_joined_event(signon, redis: Redis) -> None
     assert await redis.hget(keys.meta, "seq") == "2"
     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=2)
     assert message is not None
-    event = BusEvent.model_validate_json(message["data"])
+    (event,) = TypeAdapter(list[BusEvent]).validate_json(message["data"])
     assert (event.seq, event.audience, event.speedrun_id) == (1, "host", run["speedrun_id"])
     assert json.loads(event.frame or "")["participant_id"] == first["participant_id"]
     await pubsub.aclose()

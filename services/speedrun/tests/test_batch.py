@@ -1,11 +1,11 @@
-"""The Redis batch: the calls of one event-loop turn share one pipeline, each with its reply."""
+"""The Redis batch: the calls of one event-loop turn share one write, each with its reply."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
-from redis.asyncio import Redis
+from redis.asyncio import Connection, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
@@ -16,31 +16,30 @@ INCR_BY = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
 FAILS_ON_ZERO = "if ARGV[1] == '0' then return redis.error_reply('zero') end return ARGV[1]"
 
 
-class CountingRedis(Redis):
-    """A client that counts the pipelines it opens."""
+class CountingConnection(Connection):
+    """A connection that counts the writes it sends to Redis."""
 
-    pipelines = 0
+    writes = 0
 
-    def pipeline(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        CountingRedis.pipelines += 1
-        return super().pipeline(*args, **kwargs)
+    async def send_packed_command(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        CountingConnection.writes += 1
+        return await super().send_packed_command(*args, **kwargs)
 
 
 @pytest.fixture
 async def client(redis_url: str):  # type: ignore[no-untyped-def]
-    redis = CountingRedis.from_url(redis_url, decode_responses=True)
-    CountingRedis.pipelines = 0
+    redis = Redis.from_url(redis_url, decode_responses=True, connection_class=CountingConnection)
     yield redis
     await redis.aclose()
 
 
-async def test_calls_of_one_turn_share_one_pipeline_and_get_their_own_replies(client) -> None:
+async def test_calls_of_one_turn_share_one_write_and_get_their_own_replies(client) -> None:
     batch = RedisBatch(client)
     incr = client.register_script(INCR_BY)
     await client.delete("n", "h")
     await client.hset("h", mapping={"a": "1", "b": "2"})
     await client.script_load(INCR_BY)
-    CountingRedis.pipelines = 0
+    CountingConnection.writes = 0
 
     # WHEN 100 callers each run a script and 100 read, all at once
     results = await asyncio.gather(
@@ -48,8 +47,8 @@ async def test_calls_of_one_turn_share_one_pipeline_and_get_their_own_replies(cl
         *(batch.commands(("HGET", "h", "a"), ("HEXISTS", "h", f"x{i}")) for i in range(100)),
     )
 
-    # THEN one pipeline carried them all, in order, each reply parsed as the command's own
-    assert CountingRedis.pipelines == 1
+    # THEN one write carried them all, in order, each reply parsed as the command's own
+    assert CountingConnection.writes == 1
     assert results[:100] == [i * (i + 1) // 2 for i in range(1, 101)]
     assert results[100:] == [["1", False]] * 100
     assert await client.get("n") == "5050"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import orjson
 import redis
 from redis.asyncio import Redis
 
@@ -103,7 +104,8 @@ async def test_slow_consumer_is_closed_4008_and_cut_when_stuck(monkeypatch) -> N
     conn = fake_conn("sr_x", "p_x", max_buffer=100)
     conn.transport.reading = False  # type: ignore[attr-defined]
     for i in range(1, 20):
-        conn.send_event(i, ws_frame(f'{{"seq":{i},"type":"x","pad":"{"y" * 20}"}}'))
+        assert conn.takes(i)
+        conn.write(ws_frame(f'{{"seq":{i},"type":"x","pad":"{"y" * 20}"}}'))
     # the writes stopped once the peer had more than 100 bytes unread, and a 4008 close began
     assert conn.closing
     sent = len(written(conn))
@@ -112,7 +114,7 @@ async def test_slow_consumer_is_closed_4008_and_cut_when_stuck(monkeypatch) -> N
     await until(lambda: conn.ws.close_codes == [CloseCode.SLOW_CONSUMER])  # type: ignore[attr-defined]
     # the close frame cannot get out either: the connection is cut
     await until(lambda: conn.transport.aborted)
-    conn.send_event(99, ws_frame("{}"))  # nothing more is written to a closing socket
+    conn.write(ws_frame("{}"))  # nothing more is written to a closing socket
     assert len(written(conn)) == sent
     assert conn.closer is not None
     conn.closer.cancel()
@@ -126,7 +128,7 @@ async def test_a_socket_going_live_catches_up_from_memory_without_reading_redis(
     room = hub.rooms["sr_x"] = Room("sr_x")
     events = [(1, "all", ""), (2, "host", ""), (3, "participant", "p_a"), (4, "participant", "p_b")]
     for seq, audience, pid in [*events, (5, "participants", "")]:
-        hub._deliver(room, seq, audience, pid, f'{{"seq":{seq},"type":"x"}}', "")
+        hub._deliver(room, seq, audience, pid, f'{{"seq":{seq},"type":"x"}}', "", {})
 
     # WHEN a participant whose snapshot was at seq 1 goes live
     conn = fake_conn("sr_x", "p_a")
@@ -139,6 +141,46 @@ async def test_a_socket_going_live_catches_up_from_memory_without_reading_redis(
     assert conn.active and conn.seq == 5 and room.participants["p_a"] is conn
     assert not room.pending
     await dead.aclose()
+
+
+async def test_one_bus_message_is_one_write_per_socket_and_a_close_comes_after_its_frame() -> None:
+    # GIVEN a hub (no Redis needed: the events arrive in order) holding a host and two players
+    dead = Redis(host="127.0.0.1", port=free_port())
+    hub = Hub(dead, RedisBatch(dead), "i-t", replay_limit=100)
+    room = hub.rooms["sr_x"] = Room("sr_x", last_seq=0)
+    host, ada, bob = fake_conn("sr_x", None), fake_conn("sr_x", "p_a"), fake_conn("sr_x", "p_b")
+    room.hosts.add(host)
+    room.participants.update({"p_a": ada, "p_b": bob})
+
+    def event(seq: int, audience: str, pid: str = "", close: str = "") -> dict[str, Any]:
+        body = {"speedrun_id": "sr_x", "seq": seq, "audience": audience}
+        body["frame"] = f'{{"seq":{seq},"type":"x"}}'
+        if pid:
+            body["participant_id"] = pid
+        if close:
+            body["close"] = close
+        return body
+
+    # WHEN one script's events arrive as one message: Ada's result and next question, a view
+    # of her for the host; then a message whose event closes every socket
+    first = [event(1, "participant", "p_a"), event(2, "host"), event(3, "participant", "p_a")]
+    await hub._on_message("sr:{sr_x}:bus", orjson.dumps(first).decode())
+    await hub._on_message(
+        "sr:{sr_x}:bus", orjson.dumps([event(4, "all", close="finished")]).decode()
+    )
+
+    # THEN Ada got her two frames in one write, the host its own, Bob nothing of hers
+    frame = [ws_frame(f'{{"seq":{i},"type":"x"}}') for i in range(5)]
+    assert written(ada)[0] == frame[1] + frame[3]
+    assert written(host)[0] == frame[2]
+    # and the closing event's frame reached everyone before their sockets began to close
+    assert [written(c)[-1] for c in (host, ada, bob)] == [frame[4]] * 3
+    assert all(c.closing for c in (host, ada, bob))
+    assert (ada.seq, bob.seq, host.seq, room.last_seq) == (4, 4, 4, 4)
+    await until(lambda: all(c.ws.close_codes == [CloseCode.NORMAL] for c in (host, ada, bob)))  # type: ignore[attr-defined]
+    for conn in (host, ada, bob):
+        assert conn.closer is not None
+        conn.closer.cancel()
 
 
 async def test_leaderboard_update_costs_two_commands_and_ranks_only_on_change(

@@ -1,7 +1,9 @@
 """Messages between processes that are not WebSocket frames: the Redis bus and the queue.
 
-Redis holds the truth; a :class:`BusEvent` published on a run's channel only wakes the instances
-that hold sockets of that run, carrying the already-encoded frame so it is encoded once.
+Redis holds the truth; the :class:`BusEvent` list published on a run's channel only wakes the
+instances that hold sockets of that run, carrying the already-encoded frames so each is encoded
+once. One bus message is a JSON array of the events one script emitted, in sequence order (an
+answer's result and the next question travel together).
 A :class:`CompletionMessage` goes to the SQS completion queue, exactly once per finished run from
 the engine's side (duplicates downstream are tolerated by the reporter).
 """
@@ -18,7 +20,8 @@ AudienceKind = Literal["all", "host", "participants", "participant"]
 
 
 class BusEvent(BaseModel):
-    """One run event as published on Redis pub/sub (channel :func:`run_channel`)."""
+    """One run event as published on Redis pub/sub (channel :func:`run_channel`), in a JSON array
+    with the other events of the same script."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -247,6 +247,7 @@ EVENT_LOG_MAXLEN = 100_000
 """Events kept per run for replay (approximate trim); older misses get a fresh snapshot."""
 
 EMIT_LUA = """
+local bus_channel, bus_events = nil, {}
 local function emit(meta_key, events_key, channel, speedrun_id, audience, pid, body, close, maxlen)
   local seq = redis.call('HINCRBY', meta_key, 'seq', 1)
   local frame = '{"seq":' .. seq .. ',' .. string.sub(body, 2)
@@ -255,24 +256,34 @@ local function emit(meta_key, events_key, channel, speedrun_id, audience, pid, b
   local ev = {speedrun_id = speedrun_id, seq = seq, audience = audience, frame = frame}
   if pid ~= '' then ev['participant_id'] = pid end
   if close ~= '' then ev['close'] = close end
-  redis.call('PUBLISH', channel, cjson.encode(ev))
+  bus_channel = channel
+  bus_events[#bus_events + 1] = cjson.encode(ev)
   return seq
 end
+local function publish_events()
+  if bus_channel then
+    redis.call('PUBLISH', bus_channel, '[' .. table.concat(bus_events, ',') .. ']')
+    bus_channel, bus_events = nil, {}
+  end
+end
 """
-"""A Lua function other scripts include (string concatenation) to emit one run event.
+"""Lua functions other scripts include (string concatenation) to emit run events.
 
-It takes the next sequence number from the ``meta`` hash, writes the frame into the run's
+``emit`` takes the next sequence number from the ``meta`` hash, writes the frame into the run's
 ``events`` stream under the id ``0-<seq>`` (so replay is ``XRANGE events 0-<last_seq+1> +``) with
 fields ``a`` (audience), ``p`` (participant id or ''), ``f`` (frame JSON, ``seq`` included) and
-``c`` (close or ''), and publishes a :class:`~speedrun_protocol.events.BusEvent` on the run's
-channel. ``body`` is the frame's JSON without ``seq`` (see :func:`frame_body`); the function puts
-``"seq": N`` first.
+``c`` (close or ''), and keeps the :class:`~speedrun_protocol.events.BusEvent` for the bus.
+``body`` is the frame's JSON without ``seq`` (see :func:`frame_body`); the function puts
+``"seq": N`` first. ``publish_events`` then publishes the script's events as one bus message (a
+JSON array, in sequence order) on the run's channel: a script that emits must call it last.
 """
 
 EMIT_EVENT_SCRIPT = (
     EMIT_LUA
     + """
-return emit(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+local seq = emit(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+publish_events()
+return seq
 """
 )
 """A script that emits one event: KEYS = meta, events; ARGV = channel, speedrun id, audience,

@@ -69,6 +69,7 @@ local count = redis.call('HINCRBY', meta, 'participant_count', 1)
 redis.call('ZADD', scores, 0, pid)
 local seq = emit(meta, events, channel, speedrun_id, 'host', '', body_prefix .. count .. '}', '',
                  maxlen)
+publish_events()
 for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end
 return {'ok', count, seq}
 """

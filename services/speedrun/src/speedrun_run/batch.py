@@ -6,6 +6,10 @@ during one turn of the event loop joins a single pipeline (not a transaction: ea
 own script or its own reads, and every script re-checks the facts it rests on). The callers await
 their own replies as before; an error in one call is raised to that caller only, and a lost
 connection fails every call of the batch, as it would have failed each of them.
+
+The batch is packed by hiredis (C) and its replies read and parsed by redis-py on one pooled
+connection: redis-py's own pipeline packs every argument in Python, which was a fifth of an
+instance's time when each answer is a script with some thirty arguments.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import hiredis
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 Command = tuple[Any, ...]
 
@@ -67,12 +72,9 @@ class RedisBatch:
         calls = [c for c in calls if not c.future.done()]  # a cancelled caller needs nothing
         if not calls:
             return
+        commands = [command for call in calls for command in call.commands]
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for call in calls:
-                    for command in call.commands:
-                        pipe.execute_command(*command)
-                replies = await pipe.execute(raise_on_error=False)
+            replies = await self._round_trip(commands)
         except asyncio.CancelledError:
             for call in calls:
                 call.future.cancel()
@@ -114,3 +116,36 @@ class RedisBatch:
                         call.future.set_exception(exc)
                 return
             await self._send(unknown, reload=False)
+
+    async def _round_trip(self, commands: list[Command]) -> list[Any]:
+        """Send ``commands`` in one write; return each reply (an error reply as its exception).
+
+        A connection that fails is dropped and the batch sent again on a fresh one, with the
+        client's retry policy, as redis-py's own pipeline does (a pooled connection that died
+        with a Redis restart fails once).
+        """
+        pool = self.redis.connection_pool
+        conn = await pool.get_connection()
+        packed = b"".join(map(hiredis.pack_command, commands))
+
+        async def exchange() -> list[Any]:
+            await conn.send_packed_command(packed)
+            replies: list[Any] = []
+            for command in commands:
+                try:
+                    replies.append(await self.redis.parse_response(conn, command[0]))
+                except ResponseError as exc:
+                    replies.append(exc)
+            return replies
+
+        async def dropped(_error: Exception) -> None:
+            await conn.disconnect()
+
+        try:
+            return await conn.retry.call_with_retry(exchange, dropped)
+        except BaseException:
+            # Replies may be left unread (cancelled, or the connection failed): never reuse it.
+            await conn.disconnect()
+            raise
+        finally:
+            await pool.release(conn)

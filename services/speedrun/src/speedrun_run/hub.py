@@ -144,11 +144,13 @@ class Conn:
             return
         transport.write(data)
 
-    def send_event(self, seq: int, data: bytes) -> None:
-        """Write a run event unless this socket already has it (or is not live yet)."""
+    def takes(self, seq: int) -> bool:
+        """Tell whether this socket is live and does not have run event ``seq`` yet (and count
+        it as had: the caller writes it)."""
         if self.active and seq > self.seq:
             self.seq = seq
-            self.write(data)
+            return True
+        return False
 
     def close_after(self, code: int, reason: str) -> None:
         """Close the socket after the frames already sent."""
@@ -358,47 +360,65 @@ class Hub:
             if op == "replace":
                 self.replace(arg)
             return
-        event = orjson.loads(data)
-        room = self.rooms.get(event["speedrun_id"])
+        events = orjson.loads(data)
+        room = self.rooms.get(events[0]["speedrun_id"]) if events else None
         if room is None:
             return
-        seq = int(event["seq"])
-        if room.last_seq is not None:
-            if seq <= room.last_seq:
-                return
-            if seq > room.last_seq + 1:
-                # Pub/sub lost something: deliver the missing events from the stream first.
-                for entry in await self._read_stream(room.speedrun_id, room.last_seq + 1, seq - 1):
-                    self._deliver(room, *entry)
-        self._deliver(
-            room,
-            seq,
-            event["audience"],
-            event.get("participant_id") or "",
-            event["frame"],
-            event.get("close") or "",
-        )
+        # The events of one script (an answer's result and the next question) go to a socket
+        # in one write.
+        out: dict[Conn, list[bytes]] = {}
+        for event in events:
+            seq = int(event["seq"])
+            if room.last_seq is not None:
+                if seq <= room.last_seq:
+                    continue
+                if seq > room.last_seq + 1:
+                    # Pub/sub lost something: deliver the missing events from the stream first.
+                    _flush(out)
+                    missing = await self._read_stream(room.speedrun_id, room.last_seq + 1, seq - 1)
+                    for entry in missing:
+                        self._deliver(room, *entry, out)
+            self._deliver(
+                room,
+                seq,
+                event["audience"],
+                event.get("participant_id") or "",
+                event["frame"],
+                event.get("close") or "",
+                out,
+            )
+        _flush(out)
 
     def _deliver(
-        self, room: Room, seq: int, audience: str, pid: str, frame: str, close: str
+        self,
+        room: Room,
+        seq: int,
+        audience: str,
+        pid: str,
+        frame: str,
+        close: str,
+        out: dict[Conn, list[bytes]],
     ) -> None:
+        """Deliver one event: the bytes each recipient gets are added to its list in ``out``."""
         if room.last_seq is None or seq > room.last_seq:
             room.last_seq = seq
         data = ws_frame(frame)
         room.recent.append((seq, audience, pid, data, close))
         if audience == "participant":
             conn = room.participants.get(pid)
-            if conn is not None:
-                conn.send_event(seq, data)
+            if conn is not None and conn.takes(seq):
+                out.setdefault(conn, []).append(data)
         elif audience == "host":
             for conn in room.hosts:
-                conn.send_event(seq, data)
-        elif audience == "participants":
-            for conn in room.participants.values():
-                conn.send_event(seq, data)
+                if conn.takes(seq):
+                    out.setdefault(conn, []).append(data)
         else:
-            for conn in list(room.conns()):
-                conn.send_event(seq, data)
+            recipients = room.participants.values() if audience == "participants" else room.conns()
+            for conn in list(recipients):
+                if conn.takes(seq):
+                    out.setdefault(conn, []).append(data)
+        if close:
+            _flush(out)  # a closing socket takes no more writes
         if close == "kicked":
             kicked = room.participants.get(pid)
             if kicked is not None:
@@ -434,6 +454,13 @@ class Hub:
             RunKeys(speedrun_id).events, min="-", max="+", count=1
         )
         return bool(first) and int(first[0][0].split("-", 1)[1]) <= last_seq + 1
+
+
+def _flush(out: dict[Conn, list[bytes]]) -> None:
+    """Write what each socket has pending, in one write per socket, and clear ``out``."""
+    for conn, chunks in out.items():
+        conn.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+    out.clear()
 
 
 def _wants(conn: Conn, audience: str, pid: str) -> bool:

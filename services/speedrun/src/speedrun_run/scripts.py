@@ -7,7 +7,8 @@ nothing; the caller reads again or refuses the command.
 
 Every script gets the same KEYS (:func:`script_keys`) and starts with the same ARGV: channel,
 speedrun id, stream maxlen, TTL, now (Unix ms, the deciding instance's clock). Events go out
-through the shared ``EMIT_LUA`` so sequence numbers, the replay stream and the bus stay one thing.
+through the shared ``EMIT_LUA`` so sequence numbers, the replay stream and the bus stay one thing;
+all the events of one script are one bus message (:func:`run_script`).
 
 Global keys (one Redis, cluster mode off — scripts touch a run's keys and these together):
 
@@ -467,6 +468,15 @@ _RUN_SCRIPTS = {
 }
 
 
+def run_script(body: str) -> str:
+    """Return a run script: the prelude, then ``body`` run as a function, then its events
+    published as one bus message (whichever ``return`` the body took)."""
+    return (
+        f"{_PRELUDE}local function body()\n{body}\nend\n"
+        "local reply = body()\npublish_events()\nreturn reply\n"
+    )
+
+
 class Scripts:
     """The scripts registered on one Redis client (EVALSHA, loaded again after a restart).
 
@@ -483,7 +493,7 @@ class Scripts:
         """
         self.batch = batch
         self._run = {
-            name: redis.register_script(_PRELUDE + body) for name, body in _RUN_SCRIPTS.items()
+            name: redis.register_script(run_script(body)) for name, body in _RUN_SCRIPTS.items()
         }
         self.snapshot = redis.register_script(SNAPSHOT)
         self.claim = redis.register_script(CLAIM)
