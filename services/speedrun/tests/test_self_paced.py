@@ -14,10 +14,10 @@ from speedrun_protocol.frames import (
     RunStartedFrame,
     StartFrame,
 )
-from speedrun_protocol.state import AnswerRecord, ParticipantProgress, RunKeys
+from speedrun_protocol.state import RUN_TTL_S, AnswerRecord, ParticipantProgress, RunKeys
 from speedrun_run.client import RunClient
 from speedrun_run.scoring import score_answer
-from speedrun_run.scripts import OUTBOX_KEY
+from speedrun_run.scripts import OUTBOX_KEY, script_keys
 
 
 def assert_strictly_increasing(client: RunClient) -> None:
@@ -82,6 +82,16 @@ async def test_self_paced_run_over_two_instances_scores_and_finishes(
                 nxt = await c.expect(QuestionFrame)
                 assert nxt.question.question_index == index + 1
                 assert 0 < nxt.question.remaining_ms <= 20_000
+        if index == 0:
+            # the first answers created the answers and stats hashes: every run key expires
+            store = redis.Redis.from_url(redis_url)
+            run_keys = script_keys(RunKeys(run.speedrun_id))[:12]
+            ttls = {key: store.ttl(key) for key in run_keys if store.exists(key)}
+            assert (
+                RunKeys(run.speedrun_id).answers in ttls and RunKeys(run.speedrun_id).qstats in ttls
+            )
+            assert all(0 < ttl <= RUN_TTL_S for ttl in ttls.values()), ttls
+            store.close()
     # THEN everyone sees both finish and the final board
     for c in (host, ann, bob):
         finished = await c.expect(RunFinishedFrame)

@@ -125,7 +125,7 @@ class RedisBatch:
         with a Redis restart fails once).
         """
         pool = self.redis.connection_pool
-        conn = await pool.get_connection()
+        conn = await pool.get_connection()  # type: ignore[no-untyped-call]
         packed = b"".join(map(hiredis.pack_command, commands))
 
         async def exchange() -> list[Any]:
@@ -142,7 +142,8 @@ class RedisBatch:
             await conn.disconnect()
 
         try:
-            return await conn.retry.call_with_retry(exchange, dropped)
+            replies: list[Any] = await conn.retry.call_with_retry(exchange, dropped)
+            return replies
         except BaseException:
             # Replies may be left unread (cancelled, or the connection failed): never reuse it.
             await conn.disconnect()

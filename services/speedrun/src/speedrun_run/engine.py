@@ -24,16 +24,10 @@ from redis.asyncio import Redis
 from speedrun_protocol.errors import CloseCode, ErrorCode
 from speedrun_protocol.events import CompletionMessage, run_channel
 from speedrun_protocol.frames import (
-    AnswerAcceptedFrame,
     AnswerResultFrame,
     Distribution,
     LeaderboardEntry,
-    ParticipantFinishedFrame,
-    ParticipantProgressFrame,
-    ParticipantView,
-    QuestionFrame,
     QuestionRevealedFrame,
-    QuestionView,
     RunFinishedFrame,
     RunStartedFrame,
 )
@@ -48,7 +42,9 @@ from speedrun_protocol.state import (
     RunQuestion,
     frame_body,
 )
+from speedrun_run import bodies
 from speedrun_run.batch import RedisBatch
+from speedrun_run.bodies import QuestionBodies
 from speedrun_run.clock import now_ms
 from speedrun_run.errors import Contended, Rejected, RunGone, RunLost
 from speedrun_run.scoring import score_answer
@@ -74,28 +70,13 @@ class RunStatic:
 
     config: RunConfig
     questions: list[RunQuestion]
+    bodies: QuestionBodies
+    """Each question's frame, encoded once."""
 
     @property
     def self_paced(self) -> bool:
         """True for the self-paced mode."""
         return self.config.mode == "self-paced"
-
-
-def question_view(static: RunStatic, index: int, deadline_ms: int, now: int) -> QuestionView:
-    """Return question ``index`` as a client may see it while open (no correct options)."""
-    question = static.questions[index]
-    return QuestionView(
-        question_index=index,
-        question_count=len(static.questions),
-        text=question.text,
-        options=list(question.options),
-        multi=question.multi,
-        category=question.category,
-        points=question.points,
-        time_limit_s=question.time_limit_s,
-        deadline_ms=deadline_ms,
-        remaining_ms=max(0, deadline_ms - now),
-    )
 
 
 def _progress(raw: str | None) -> ParticipantProgress | None:
@@ -155,9 +136,11 @@ class Engine:
         raw_config, raw_questions = await self.redis.mget(keys.config, keys.questions)
         if raw_config is None or raw_questions is None:
             return None
+        questions = [RunQuestion.model_validate(q) for q in orjson.loads(raw_questions)]
         static = RunStatic(
             config=RunConfig.model_validate_json(raw_config),
-            questions=[RunQuestion.model_validate(q) for q in orjson.loads(raw_questions)],
+            questions=questions,
+            bodies=QuestionBodies.of(questions),
         )
         self._static[speedrun_id] = static
         if len(self._static) > STATIC_CACHE:
@@ -284,7 +267,7 @@ class Engine:
         started_body: str = "",
     ) -> list[Any]:
         deadline = now + static.questions[index].time_limit_s * 1000
-        body = frame_body(QuestionFrame(question=question_view(static, index, deadline, now)))
+        body = static.bodies.body(index, deadline, now)
         return await self._script(
             "host_open", speedrun_id, now, *expect, index, deadline, body, started_body
         )
@@ -581,17 +564,17 @@ class Engine:
         progress = before.model_copy(
             update={"current_question": index, "issued_at_ms": now, "deadline_ms": deadline}
         )
-        body = frame_body(QuestionFrame(question=question_view(static, index, deadline, now)))
-        return progress, body, deadline
+        return progress, static.bodies.body(index, deadline, now), deadline
 
     async def answer(
         self, speedrun_id: str, participant_id: str, index: int, selected: list[int], now: int
-    ) -> AnswerAcceptedFrame | None:
+    ) -> str | None:
         """Record a participant's answer that arrived at ``now`` (server clock).
 
         Returns:
-            Host-paced: the acknowledgement, which the answering socket sends as a reply (not a
-            run event: nobody else needs it). Self-paced: None (the result is a run event).
+            Host-paced: the ``answer_accepted`` frame body, which the answering socket sends as a
+            reply (not a run event: nobody else needs it). Self-paced: None (the result is a run
+            event).
         """
         static = await self.require_static(speedrun_id)
         if index >= len(static.questions):
@@ -612,7 +595,7 @@ class Engine:
         index: int,
         selected: list[int],
         now: int,
-    ) -> AnswerAcceptedFrame:
+    ) -> str:
         opened = await self._opened_at(speedrun_id, index)
         question = static.questions[index]
         elapsed = max(0, now - opened)
@@ -625,23 +608,11 @@ class Engine:
             time_limit_ms=question.time_limit_s * 1000,
             streak_before=0,
         )
-        record = AnswerRecord(
-            participant_id=participant_id,
-            question_index=index,
-            selected=sorted(selected),
-            correct=score.correct,
-            points=score.points,
-            streak_bonus=score.streak_bonus,
-            elapsed_ms=elapsed,
-            answered_at_ms=now,
-        )
-        reply = await self._script(
-            "host_answer", speedrun_id, now, participant_id, index, record.model_dump_json()
-        )
+        chosen = sorted(selected)
+        record = bodies.answer_record(participant_id, index, chosen, score, elapsed, now)
+        reply = await self._script("host_answer", speedrun_id, now, participant_id, index, record)
         self._raise_for(reply[0])
-        return AnswerAcceptedFrame(
-            question_index=index, selected=record.selected, elapsed_ms=elapsed
-        )
+        return bodies.answer_accepted(index, chosen, elapsed)
 
     async def _opened_at(self, speedrun_id: str, index: int) -> int:
         """Host-paced: when question ``index`` opened (read once per instance; it never changes).
@@ -819,11 +790,10 @@ class Engine:
         question = static.questions[index]
         limit_ms = question.time_limit_s * 1000
         assert before.issued_at_ms is not None
-        elapsed = (
-            min(max(0, now - before.issued_at_ms), limit_ms)
-            if selected is None
-            else max(0, now - before.issued_at_ms)
-        )
+        timed_out = selected is None
+        elapsed = max(0, now - before.issued_at_ms)
+        if timed_out:
+            elapsed = min(elapsed, limit_ms)
         score = score_answer(
             points=question.points,
             correct_options=question.correct,
@@ -832,78 +802,55 @@ class Engine:
             time_limit_ms=limit_ms,
             streak_before=before.streak,
         )
-        record = AnswerRecord(
-            participant_id=participant_id,
-            question_index=index,
-            selected=sorted(selected or []),
-            correct=score.correct,
-            timed_out=selected is None,
-            points=score.points,
-            streak_bonus=score.streak_bonus,
-            elapsed_ms=elapsed,
-            answered_at_ms=now,
-        )
-        moved = before.model_copy(
-            update={
-                "streak": score.streak,
-                "answered_count": before.answered_count + 1,
-                "correct_count": before.correct_count + score.correct,
-                "score": before.score + score.points,
-            }
-        )
+        chosen = sorted(selected or [])
+        total = before.score + score.points
         next_index = index + 1 if kind != "forfeit" and index + 1 < len(static.questions) else None
-        next_body = ""
-        next_due = 0
+        next_body, next_due, finished_body = "", 0, ""
         if next_index is not None:
-            after, next_body, next_due = self._issue(static, moved, next_index, now)
+            next_due = now + static.questions[next_index].time_limit_s * 1000
+            next_body = static.bodies.body(next_index, next_due, now)
         else:
-            after = moved.model_copy(
-                update={
-                    "current_question": None,
-                    "issued_at_ms": None,
-                    "deadline_ms": None,
-                    "finished_at_ms": now,
-                }
-            )
-        result = AnswerResultFrame(
-            question_index=index,
-            selected=record.selected,
-            correct=score.correct,
-            timed_out=record.timed_out,
-            correct_options=list(question.correct),
-            points=score.points,
-            streak_bonus=score.streak_bonus,
-            streak=after.streak,
-            score=after.score,
-            elapsed_ms=None if record.timed_out else elapsed,
+            finished_body = bodies.participant_finished(participant_id, total)
+        after = ParticipantProgress(
+            current_question=next_index,
+            issued_at_ms=None if next_index is None else now,
+            deadline_ms=None if next_index is None else next_due,
+            streak=score.streak,
+            answered_count=before.answered_count + 1,
+            correct_count=before.correct_count + score.correct,
+            score=total,
+            finished_at_ms=now if next_index is None else None,
         )
-        view = ParticipantView(
-            participant_id=participant_id,
-            nickname=nickname,
-            score=after.score,
-            answered_count=after.answered_count,
-            correct_count=after.correct_count,
-            current_question=after.current_question,
-            finished=after.finished_at_ms is not None,
-            connected=connected,
+        result = bodies.answer_result(
+            index, chosen, score, question.correct, total, None if timed_out else elapsed
         )
-        finished_body = frame_body(
-            ParticipantFinishedFrame(participant_id=participant_id, score=after.score)
+        view = bodies.participant_progress(
+            participant_id,
+            nickname,
+            total,
+            after.answered_count,
+            after.correct_count,
+            next_index,
+            next_index is None,
+            connected,
+        )
+        record = bodies.answer_record(
+            participant_id, index, chosen, score, elapsed, now, timed_out=timed_out
         )
         return after, [
             after.model_dump_json(),
-            record.model_dump_json(),
+            record,
             score.points,
-            frame_body(result),
-            frame_body(ParticipantProgressFrame(participant=view)),
+            result,
+            view,
             next_body,
             next_due,
             "1" if next_index is None else "0",
             finished_body,
             "1" if kind == "forfeit" else "0",
             "1" if score.correct else "0",
-            "1" if selected is None else "0",
-            *record.selected,
+            "1" if timed_out else "0",
+            *chosen,
         ]
 
     # -----------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from speedrun_protocol.frames import (
     decode_client_frame,
 )
 from speedrun_protocol.tokens import TokenClaims, TokenError, verify_token
+from speedrun_run.bodies import with_seq
 from speedrun_run.clock import now_ms
 from speedrun_run.config import Settings
 from speedrun_run.engine import Engine
@@ -313,7 +314,7 @@ async def _dispatch(
                 )
                 if accepted is not None:
                     # A reply, not an event: it repeats the last number this socket had.
-                    conn.send(accepted.model_copy(update={"seq": conn.seq}).model_dump_json())
+                    conn.send(with_seq(conn.seq, accepted))
             case PingFrame():
                 conn.send(PongFrame(id=frame.id, server_time_ms=now_ms()).model_dump_json())
             case HelloFrame():

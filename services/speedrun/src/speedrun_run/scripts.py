@@ -80,6 +80,14 @@ local function touch()
   for i = 1, 12 do redis.call('EXPIRE', KEYS[i], TTL) end
 end
 
+-- an answer renews it only when due: when it wrote the run's first answer (the answers and
+-- stats hashes were just created), or when the lifetime left is a few minutes short of full
+local function touch_after_answer()
+  if redis.call('HLEN', ANSWERS) == 1 or redis.call('TTL', META) < tonumber(TTL) - 300 then
+    touch()
+  end
+end
+
 -- nil: no such participant; true/false: kicked or not
 local function is_kicked(pid)
   local rec = redis.call('HGET', PARTS, pid)
@@ -202,7 +210,7 @@ if ARGV[16] == '1' then
   out('host', '', ARGV[17], '')
   done = maybe_complete()
 end
-touch()
+touch_after_answer()
 return {'ok', done}
 """
 
@@ -245,7 +253,7 @@ redis.call('HSET', ANSWERS, field, ARGV[8])
 redis.call('HINCRBY', QSTATS, q .. ':answered', 1)
 redis.call('SREM', PENDING, pid)
 maybe_all_answered()
-touch()
+touch_after_answer()
 return {'ok'}
 """
 

@@ -14,7 +14,8 @@ from speedrun_protocol.frames import (
     Snapshot,
 )
 from speedrun_protocol.state import ParticipantProgress, ParticipantRecord, RunKeys
-from speedrun_run.engine import Engine, RunStatic, question_view
+from speedrun_run.bodies import question_view
+from speedrun_run.engine import Engine, RunStatic
 from speedrun_run.scripts import script_keys
 
 
@@ -59,7 +60,7 @@ async def build_snapshot(
     open_question: QuestionView | None = None
     if host_paced and status == "running" and phase == "question" and current is not None:
         open_question = question_view(
-            static, current, int(meta.get("question_deadline_ms", now)), now
+            static.questions, current, int(meta.get("question_deadline_ms", now)), now
         )
     distribution: Distribution | None = None
     if host_paced and current is not None and phase in ("revealed", "finished"):
@@ -104,7 +105,9 @@ async def build_snapshot(
             and mine.current_question is not None
             and mine.deadline_ms is not None
         ):
-            open_question = question_view(static, mine.current_question, mine.deadline_ms, now)
+            open_question = question_view(
+                static.questions, mine.current_question, mine.deadline_ms, now
+            )
     snapshot = Snapshot(
         title=static.config.title,
         mode=static.config.mode,
