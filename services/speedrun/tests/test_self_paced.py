@@ -40,6 +40,7 @@ async def test_self_paced_run_over_two_instances_scores_and_finishes(
     assert welcome.snapshot.status == "lobby"
     assert [p.nickname for p in welcome.snapshot.participants] == ["ann", "bob"]
     assert welcome.snapshot.join_code is not None
+    assert welcome.snapshot.leaderboard == []  # no board in the lobby
     for c in (ann, bob):
         w = await c.connect()
         assert w.role == "participant" and w.snapshot.own is not None

@@ -235,7 +235,8 @@ class Snapshot(_Frame):
     )
     own: OwnState | None = Field(default=None, description="Participant only: their state.")
     leaderboard: list[LeaderboardEntry] = Field(
-        default_factory=list, description="The top of the leaderboard."
+        default_factory=list,
+        description="The top of the leaderboard (empty in the lobby: there is no board yet).",
     )
 
 

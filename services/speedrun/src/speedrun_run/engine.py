@@ -864,13 +864,11 @@ class Engine:
         """
         static = await self.require_static(speedrun_id)
         at = now if now is not None else now_ms()
-        reply = await self._script("connect", speedrun_id, at, who, value)
-        if reply[0] == "ok":
-            # So that another instance can release this presence if this instance dies.
-            instance_id = value.partition("|")[0]
-            await self.batch.commands(
-                ("HSET", instance_conns_key(instance_id), f"{speedrun_id}|{who}", value)
-            )
+        # The script also records the presence under this instance's connections, so that
+        # another instance can release it if this one dies.
+        keys = [*script_keys(RunKeys(speedrun_id)), instance_conns_key(value.partition("|")[0])]
+        common = [run_channel(speedrun_id), speedrun_id, EVENT_LOG_MAXLEN, RUN_TTL_S, at]
+        reply = await self.scripts.run("connect", keys, [*common, who, value])
         if reply[0] == "unknown":
             raise Rejected(
                 ErrorCode.INVALID_TOKEN, "no such participant in this run", CloseCode.INVALID_TOKEN

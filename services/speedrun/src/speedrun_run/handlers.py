@@ -229,12 +229,16 @@ async def _welcome(
 ) -> None:
     static = await engine.require_static(claims.sid)
     who = claims.participant_id or "host"
-    old = await engine.connect(claims.sid, who, presence)
+    at = now_ms()
+    # One round trip: the connect script and the snapshot's go in one batch. In either order the
+    # welcome is right: an event the connect emits is in the snapshot or numbered after it.
+    old, view = await asyncio.gather(
+        engine.connect(claims.sid, who, presence, at),
+        build_snapshot(engine, static, claims.participant_id, at, settings.leaderboard_top),
+    )
     if old and old != presence:
         instance_id, _, conn_id = old.partition("|")
         await hub.publish_replace(instance_id, conn_id)
-    at = now_ms()
-    view = await build_snapshot(engine, static, claims.participant_id, at, settings.leaderboard_top)
     resumed = hello.last_seq is not None and await hub.replay_possible(
         claims.sid, hello.last_seq, view.seq
     )

@@ -350,7 +350,8 @@ return {'ok'}
 """
 
 CONNECT = r"""
--- ARGV 6 who ('host' or a participant id), 7 presence value
+-- KEYS 16 the connecting instance's connections; ARGV 6 who ('host' or a participant id),
+-- 7 presence value
 local who = ARGV[6]
 if who ~= 'host' then
   local kicked = is_kicked(who)
@@ -359,6 +360,8 @@ if who ~= 'host' then
 end
 local old = redis.call('HGET', PRESENCE, who)
 redis.call('HSET', PRESENCE, who, ARGV[7])
+-- so that another instance can release this presence if the connecting one dies
+redis.call('HSET', KEYS[16], SID .. '|' .. who, ARGV[7])
 if who == 'host' then
   redis.call('ZREM', DEADLINES, 'h|' .. SID)
   return {'ok', old or ''}
@@ -414,12 +417,16 @@ local META, SCORES, PARTS, PROGRESS, PRESENCE, ANSWERS =
   KEYS[1], KEYS[7], KEYS[5], KEYS[9], KEYS[10], KEYS[8]
 local pid = ARGV[2]
 local meta = redis.call('HGETALL', META)
-local board = redis.call('ZREVRANGE', SCORES, 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
+local status = redis.call('HGET', META, 'status')
+-- in the lobby there is no board (everyone has 0): the rows would only cost nickname reads
+local board = {}
+if status and status ~= 'lobby' then
+  board = redis.call('ZREVRANGE', SCORES, 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
+end
 if pid == '' then
   return {meta, board, redis.call('HGETALL', PARTS), redis.call('HGETALL', PROGRESS),
           redis.call('HKEYS', PRESENCE)}
 end
-local status = redis.call('HGET', META, 'status')
 local fields = redis.call('HMGET', META, 'phase', 'current_question')
 local score = redis.call('ZSCORE', SCORES, pid)
 local rank = false
