@@ -25,7 +25,7 @@ from speedrun_run import hub as hub_module
 from speedrun_run.batch import RedisBatch
 from speedrun_run.engine import Engine
 from speedrun_run.hub import Conn, Hub, Room, ws_frame
-from speedrun_run.leaderboard import update_room
+from speedrun_run.leaderboard import update_due, update_room
 from speedrun_testkit import free_port
 
 
@@ -215,17 +215,60 @@ async def test_leaderboard_update_costs_two_commands_and_ranks_only_on_change(
     assert b'"type":"leaderboard"' in board and b'"seq":40' in board
     assert room.participants[run.pids[2]].rank == (1, 2000, 40)
     assert room.participants[run.pids[0]].rank == (27, 0, 40)
-    # everyone got the very same encoded board, then their rank
-    assert all(written(c)[0] is board for c in room.participants.values())
-    assert all(len(written(c)) == 2 for c in room.participants.values())
+    # everyone got the very same encoded board, then their rank, in one write
+    for conn in room.participants.values():
+        (data,) = written(conn)
+        assert data.startswith(board) and b'"type":"rank"' in data[len(board) :]
 
     # AND a second update with nothing changed sends the board but no rank frames
     await update_room(engine, room, top=10)
-    assert all(len(written(c)) == 3 for c in room.participants.values())
+    assert all(written(c)[1] is written(host)[-1] for c in room.participants.values())
     sync.zincrby(keys.scores, 5000, run.pids[0])
     await update_room(engine, room, top=10)
-    assert len(written(room.participants[run.pids[0]])) == 5  # the board and a new rank
+    last = written(room.participants[run.pids[0]])[2]  # the board and a new rank
+    assert b'"type":"leaderboard"' in last and b'"rank":1,"score":5000' in last
     assert room.participants[run.pids[0]].rank == (1, 5000, 40)
+    await client.aclose()
+    sync.close()
+
+
+async def test_a_large_run_gets_its_leaderboard_less_often_and_stays_due(runs, redis_url) -> None:
+    # GIVEN two running runs, one of 10,000 participants (as counted) and one of 2, both dirty,
+    # each with a socket here
+    sync = redis.Redis.from_url(redis_url, decode_responses=True)
+    client = Redis.from_url(redis_url, decode_responses=True)
+    hub = Hub(client, RedisBatch(client), "i-t", replay_limit=100)
+    engine = Engine(client, "i-t", 30, 600)
+    rooms = {}
+    for count in (10_000, 2):
+        run = runs.create("self-paced")
+        sync.hset(RunKeys(run.speedrun_id).meta, mapping={"status": "running"})
+        sync.hset(RunKeys(run.speedrun_id).meta, "participant_count", count)
+        room = hub.rooms[run.speedrun_id] = Room(run.speedrun_id, last_seq=1)
+        room.participants[run.pids[0]] = fake_conn(run.speedrun_id, run.pids[0])
+        rooms[count] = room
+    interval = 0.5
+    loop = asyncio.get_running_loop()
+
+    async def tick() -> dict[int, int]:
+        hub.dirty |= set(hub.rooms)
+        await update_due(engine, hub, interval, top=10)
+        return {n: len(written(next(iter(r.participants.values())))) for n, r in rooms.items()}
+
+    # WHEN both are updated: the small one is due again at the next tick, the large one a tick
+    # later (twice the interval at 10,000, each half a tick early against jitter; the test moves
+    # the clock by clearing the due times)
+    before = loop.time()
+    assert await tick() == {10_000: 1, 2: 1}
+    assert rooms[2].board_due - before < interval
+    assert interval < rooms[10_000].board_due - before < 2 * interval
+    # THEN at a tick before it is due the large run gets nothing and stays dirty
+    rooms[2].board_due = 0.0
+    assert await tick() == {10_000: 1, 2: 2}
+    assert rooms[10_000].speedrun_id in hub.dirty
+    # and once due it is updated
+    rooms[10_000].board_due = rooms[2].board_due = 0.0
+    assert await tick() == {10_000: 2, 2: 3}
     await client.aclose()
     sync.close()
 

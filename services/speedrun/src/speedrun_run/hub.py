@@ -183,6 +183,8 @@ class Room:
     pending: set[Conn] = field(default_factory=set)
     last_seq: int | None = None
     """The last run event the listener has delivered (or the first activation read)."""
+    board_due: float = 0.0
+    """Loop time before which this run's leaderboard is not updated again (large runs)."""
     progress_sent: tuple[int, int] | None = None
     """The last ``answer_progress`` (question, answered) sent to this room's hosts."""
     recent: deque[Entry] = field(default_factory=lambda: deque(maxlen=RECENT_EVENTS))
@@ -399,7 +401,8 @@ class Hub:
         close: str,
         out: dict[Conn, list[bytes]],
     ) -> None:
-        """Deliver one event: the bytes each recipient gets are added to its list in ``out``."""
+        """Deliver one event: to one socket (or the hosts), its bytes are added to the socket's
+        list in ``out``; a broadcast is written at once."""
         if room.last_seq is None or seq > room.last_seq:
             room.last_seq = seq
         data = ws_frame(frame)
@@ -413,10 +416,13 @@ class Hub:
                 if conn.takes(seq):
                     out.setdefault(conn, []).append(data)
         else:
+            # A broadcast is written at once (after what is pending, to keep the order): its
+            # recipients are many and the coalescing is for one socket's frames.
+            _flush(out)
             recipients = room.participants.values() if audience == "participants" else room.conns()
             for conn in list(recipients):
                 if conn.takes(seq):
-                    out.setdefault(conn, []).append(data)
+                    conn.write(data)
         if close:
             _flush(out)  # a closing socket takes no more writes
         if close == "kicked":

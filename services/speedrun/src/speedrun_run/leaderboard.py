@@ -35,20 +35,23 @@ from speedrun_run.hub import Conn, Hub, Room, ws_frame
 
 logger = logging.getLogger(__name__)
 
+FULL_PACE_UP_TO = 5_000
+"""Participants up to which a run's leaderboard is updated every interval."""
 
-async def update_room(engine: Engine, room: Room, top: int) -> None:
-    """Send one leaderboard update to a run's local sockets."""
+
+async def update_room(engine: Engine, room: Room, top: int) -> int:
+    """Send one leaderboard update to a run's local sockets; return the run's participants."""
     keys = RunKeys(room.speedrun_id)
     if not (room.hosts or room.participants):
-        return
+        return 0
     ((status, count),) = await engine.batch.commands(
         ("HMGET", keys.meta, "status", "participant_count")
     )
     if status == "lobby":
         _send_lobby(room, int(count or 0))
-        return
+        return int(count or 0)
     if status != "running":
-        return  # run_finished carries the final board
+        return 0  # run_finished carries the final board
     board_rows: list[tuple[str, float]] = await engine.redis.zrevrange(  # type: ignore[assignment]
         keys.scores, 0, -1, withscores=True
     )
@@ -61,23 +64,29 @@ async def update_room(engine: Engine, room: Room, top: int) -> None:
     entries = await engine.entries(room.speedrun_id, rows)
     participant_count = int(count or 0)
     seq = room.last_seq or 0
-    board = LeaderboardFrame(seq=seq, top=entries, participant_count=participant_count)
-    _write_all(room.conns(), ws_frame(board.model_dump_json()))
-    rank_frames: dict[tuple[int, int, int], bytes] = {}
-    for pid, score in scores.items():
-        target = room.participants[pid]
-        state = (rank_of[score], int(score), participant_count)
-        if target.rank == state:
+    board = ws_frame(
+        LeaderboardFrame(
+            seq=seq, top=entries, participant_count=participant_count
+        ).model_dump_json()
+    )
+    _write_all(room.hosts, board)
+    # A participant whose rank changed gets the board and its rank frame in one write.
+    with_rank: dict[tuple[int, int, int], bytes] = {}
+    for pid, target in room.participants.items():
+        score = scores.get(pid)
+        state = None if score is None else (rank_of[score], int(score), participant_count)
+        if state is None or target.rank == state:
+            target.write(board)
             continue
         target.rank = state
-        frame = rank_frames.get(state)
-        if frame is None:
-            frame = rank_frames[state] = ws_frame(
-                RankFrame(
-                    seq=seq, rank=state[0], score=state[1], participant_count=participant_count
-                ).model_dump_json()
+        data = with_rank.get(state)
+        if data is None:
+            rank = RankFrame(
+                seq=seq, rank=state[0], score=state[1], participant_count=participant_count
             )
-        target.write(frame)
+            data = with_rank[state] = board + ws_frame(rank.model_dump_json())
+        target.write(data)
+    return participant_count
 
 
 def _send_lobby(room: Room, participant_count: int) -> None:
@@ -114,24 +123,40 @@ def _write_all(conns: Iterable[Conn], data: bytes) -> None:
 
 
 async def run_leaderboards(engine: Engine, hub: Hub, interval_s: float, top: int) -> None:
-    """Forever: every interval, update the dirty runs this instance holds sockets for, and the
-    answer progress of those with a host here."""
+    """Forever: every interval, :func:`update_due`."""
     while True:
         await asyncio.sleep(interval_s)
-        dirty, hub.dirty = hub.dirty, set()
-        progress = {sid for sid, room in hub.rooms.items() if room.hosts}
-        for speedrun_id in dirty | progress:
-            room = hub.rooms.get(speedrun_id)
-            if room is None:
-                continue
-            try:
-                if speedrun_id in progress:
-                    await send_answer_progress(engine, room)
-                if speedrun_id in dirty:
-                    await update_room(engine, room, top)
-            except RedisError:
-                logger.warning("leaderboard update failed", extra={"speedrun_id": speedrun_id})
-                if speedrun_id in dirty:
-                    hub.dirty.add(speedrun_id)
-            except Exception:
-                logger.exception("leaderboard update failed", extra={"speedrun_id": speedrun_id})
+        await update_due(engine, hub, interval_s, top)
+
+
+async def update_due(engine: Engine, hub: Hub, interval_s: float, top: int) -> None:
+    """Update the dirty runs this instance holds sockets for, and the answer progress of those
+    with a host here.
+
+    A run of more than ``FULL_PACE_UP_TO`` participants is updated proportionally less often
+    (every second at 10,000 with the default interval): an update writes to every socket, and
+    at that size the updates would otherwise take a third of the instances' time.
+    """
+    loop = asyncio.get_running_loop()
+    dirty, hub.dirty = hub.dirty, set()
+    progress = {sid for sid, room in hub.rooms.items() if room.hosts}
+    for speedrun_id in dirty | progress:
+        room = hub.rooms.get(speedrun_id)
+        if room is None:
+            continue
+        try:
+            if speedrun_id in progress:
+                await send_answer_progress(engine, room)
+            if speedrun_id in dirty and loop.time() < room.board_due:
+                hub.dirty.add(speedrun_id)  # not due yet: at a later tick
+            elif speedrun_id in dirty:
+                count = await update_room(engine, room, top)
+                pace = interval_s * max(1.0, count / FULL_PACE_UP_TO)
+                # due half a tick early, so that tick jitter does not skip one more
+                room.board_due = loop.time() + pace - interval_s / 2
+        except RedisError:
+            logger.warning("leaderboard update failed", extra={"speedrun_id": speedrun_id})
+            if speedrun_id in dirty:
+                hub.dirty.add(speedrun_id)
+        except Exception:
+            logger.exception("leaderboard update failed", extra={"speedrun_id": speedrun_id})
