@@ -169,18 +169,37 @@ async def test_one_bus_message_is_one_write_per_socket_and_a_close_comes_after_i
         "sr:{sr_x}:bus", orjson.dumps([event(4, "all", close="finished")]).decode()
     )
 
-    # THEN Ada got her two frames in one write, the host its own, Bob nothing of hers
+    # THEN Ada got her two frames in one write, Bob nothing of hers, and the host its own frame
+    # held until the next write (held frames go out at the end of the loop turn at the latest)
     frame = [ws_frame(f'{{"seq":{i},"type":"x"}}') for i in range(5)]
     assert written(ada)[0] == frame[1] + frame[3]
-    assert written(host)[0] == frame[2]
+    assert written(host) == [frame[2] + frame[4]]
     # and the closing event's frame reached everyone before their sockets began to close
-    assert [written(c)[-1] for c in (host, ada, bob)] == [frame[4]] * 3
+    assert [written(c)[-1][-len(frame[4]) :] for c in (host, ada, bob)] == [frame[4]] * 3
     assert all(c.closing for c in (host, ada, bob))
     assert (ada.seq, bob.seq, host.seq, room.last_seq) == (4, 4, 4, 4)
     await until(lambda: all(c.ws.close_codes == [CloseCode.NORMAL] for c in (host, ada, bob)))  # type: ignore[attr-defined]
     for conn in (host, ada, bob):
         assert conn.closer is not None
         conn.closer.cancel()
+
+
+async def test_a_hosts_frames_of_one_loop_turn_go_out_in_one_write_in_order() -> None:
+    host = fake_conn("sr_x", None)
+    host.write_soon(b"a")
+    host.write_soon(b"b")
+    assert written(host) == []
+    await asyncio.sleep(0)  # the end of the turn
+    assert written(host) == [b"ab"]
+    host.write_soon(b"c")
+    host.write(b"d")  # any other write goes after what is held
+    await asyncio.sleep(0)
+    assert written(host) == [b"ab", b"cd"]
+    host.write_soon(b"e")
+    host.close_after(CloseCode.NORMAL, "bye")  # closing writes what is held first
+    assert written(host)[-1] == b"e"
+    assert host.closer is not None
+    host.closer.cancel()
 
 
 async def test_leaderboard_update_costs_two_commands_and_ranks_only_on_change(

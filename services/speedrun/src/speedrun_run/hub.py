@@ -87,6 +87,10 @@ class Conn:
     own uncompressed writes are synchronous too, so its pings interleave only between frames).
     The kernel and the transport buffer what the peer has not read yet; a peer that lets more
     than ``max_buffer`` bytes pile up is a slow consumer and is closed.
+
+    A host hears of every answer: its frames are held until the end of the event-loop turn and
+    written together (:meth:`write_soon`); any other write first writes what is held, so the
+    order is kept.
     """
 
     __slots__ = (
@@ -94,6 +98,7 @@ class Conn:
         "closer",
         "closing",
         "conn_id",
+        "held",
         "max_buffer",
         "participant_id",
         "rank",
@@ -124,6 +129,7 @@ class Conn:
         self.closing = False
         self.rank: tuple[int, int, int] | None = None
         self.closer: asyncio.Task[None] | None = None
+        self.held: list[bytes] = []
 
     @property
     def is_host(self) -> bool:
@@ -135,7 +141,26 @@ class Conn:
         self.write(ws_frame(frame))
 
     def write(self, data: bytes) -> None:
-        """Write one frame already on the wire format; a full buffer makes a slow consumer."""
+        """Write one frame already on the wire format (after any held ones)."""
+        if self.held:
+            data = b"".join([*self.held, data])
+            self.held.clear()
+        self._put(data)
+
+    def write_soon(self, data: bytes) -> None:
+        """Write a frame at the end of this event-loop turn, with the others held until then."""
+        if not self.held:
+            asyncio.get_running_loop().call_soon(self._write_held)
+        self.held.append(data)
+
+    def _write_held(self) -> None:
+        if self.held:
+            data = b"".join(self.held)
+            self.held.clear()
+            self._put(data)
+
+    def _put(self, data: bytes) -> None:
+        """Write bytes to the transport; a full buffer makes a slow consumer."""
         transport = self.transport
         if self.closing or transport is None or transport.is_closing():
             return
@@ -154,6 +179,7 @@ class Conn:
 
     def close_after(self, code: int, reason: str) -> None:
         """Close the socket after the frames already sent."""
+        self._write_held()  # may itself find a slow consumer and close
         if not self.closing:
             self.closing = True
             self.closer = asyncio.create_task(self._close(code, reason))
@@ -401,8 +427,9 @@ class Hub:
         close: str,
         out: dict[Conn, list[bytes]],
     ) -> None:
-        """Deliver one event: to one socket (or the hosts), its bytes are added to the socket's
-        list in ``out``; a broadcast is written at once."""
+        """Deliver one event: to one participant, its bytes are added to the socket's list in
+        ``out``; to the hosts, held until the end of the loop turn; a broadcast is written at
+        once."""
         if room.last_seq is None or seq > room.last_seq:
             room.last_seq = seq
         data = ws_frame(frame)
@@ -414,7 +441,7 @@ class Hub:
         elif audience == "host":
             for conn in room.hosts:
                 if conn.takes(seq):
-                    out.setdefault(conn, []).append(data)
+                    conn.write_soon(data)
         else:
             # A broadcast is written at once (after what is pending, to keep the order): its
             # recipients are many and the coalescing is for one socket's frames.
