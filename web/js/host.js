@@ -325,8 +325,8 @@ function onFrame(frame) {
     case "question_revealed":
       onRevealed(frame.distribution);
       break;
-    case "participant_progress":
-      upsert(frame.participant);
+    case "participants_progress":
+      frame.participants.forEach(upsert);
       break;
     case "participant_finished":
       upsert({ participant_id: frame.participant_id, finished: true, score: frame.score });

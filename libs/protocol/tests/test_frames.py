@@ -82,8 +82,8 @@ SERVER_EXAMPLES: list[BaseModel] = [
     f.AnswerProgressFrame(seq=8, question_index=0, answered=1, total=2),
     f.QuestionClosedFrame(seq=9, question_index=0, reason="deadline"),
     f.QuestionRevealedFrame(seq=10, distribution=DIST),
-    f.ParticipantProgressFrame(
-        seq=11, participant=f.ParticipantView(participant_id=PID, nickname="A")
+    f.ParticipantsProgressFrame(
+        seq=11, participants=[f.ParticipantView(participant_id=PID, nickname="A")]
     ),
     f.LeaderboardFrame(seq=12, top=[ENTRY], participant_count=1),
     f.RankFrame(seq=13, rank=1, score=990, participant_count=1),

@@ -10,7 +10,7 @@ from speedrun_protocol.frames import (
     AnswerAcceptedFrame,
     AnswerResultFrame,
     ParticipantFinishedFrame,
-    ParticipantProgressFrame,
+    ParticipantsProgressFrame,
     ParticipantView,
     QuestionFrame,
     decode_server_frame,
@@ -98,7 +98,6 @@ def test_answer_result_and_record_are_the_models(
 
 @pytest.mark.parametrize(("current", "finished"), [(3, False), (None, True)])
 def test_host_views_and_replies_are_the_models(current: int | None, finished: bool) -> None:
-    body = bodies.participant_progress("p_1", 'Ada "the" ✓', 50, 4, 3, current, finished, False)
     view = ParticipantView(
         participant_id="p_1",
         nickname='Ada "the" ✓',
@@ -109,7 +108,8 @@ def test_host_views_and_replies_are_the_models(current: int | None, finished: bo
         finished=finished,
         connected=False,
     )
-    same(body, ParticipantProgressFrame(participant=view))
+    body = bodies.participants_progress(9, [view.model_dump(), view.model_dump()])
+    assert decode_server_frame(body) == ParticipantsProgressFrame(seq=9, participants=[view] * 2)
     same(
         bodies.participant_finished("p_1", 50),
         ParticipantFinishedFrame(participant_id="p_1", score=50),

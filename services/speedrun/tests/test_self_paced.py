@@ -8,7 +8,7 @@ from speedrun_protocol.frames import (
     AnswerFrame,
     AnswerResultFrame,
     ParticipantFinishedFrame,
-    ParticipantProgressFrame,
+    ParticipantsProgressFrame,
     QuestionFrame,
     RunFinishedFrame,
     RunStartedFrame,
@@ -60,6 +60,8 @@ async def test_self_paced_run_over_two_instances_scores_and_finishes(
     plan = {ann: [0, 1, 2], bob: [3, 1, 2]}
     streaks = {ann: [0, 1, 2], bob: [0, 0, 1]}  # correct answers in a row before each
     totals = {ann: 0, bob: 0}
+    ids = {ann: ann_id, bob: bob_id}
+    running: dict[str, list[int]] = {ann_id: [], bob_id: []}  # each one's total after each answer
     for index in range(3):
         for c, picks in plan.items():
             await c.send(AnswerFrame(question_index=index, selected=[picks[index]]))
@@ -79,11 +81,17 @@ async def test_self_paced_run_over_two_instances_scores_and_finishes(
             assert (result.points, result.streak_bonus) == (expected.points, expected.streak_bonus)
             totals[c] += result.points
             assert result.score == totals[c]
+            running[ids[c]].append(totals[c])
             if index < 2:
                 nxt = await c.expect(QuestionFrame)
                 assert nxt.question.question_index == index + 1
                 assert 0 < nxt.question.remaining_ms <= 20_000
         if index == 0:
+            # the host hears of both in coalesced views within a leaderboard interval
+            seen: set[str] = set()
+            while seen != {ann_id, bob_id}:
+                view = await host.expect(ParticipantsProgressFrame)
+                seen |= {v.participant_id for v in view.participants}
             # the first answers created the answers and stats hashes: every run key expires
             store = redis.Redis.from_url(redis_url)
             run_keys = script_keys(RunKeys(run.speedrun_id))[:12]
@@ -110,8 +118,15 @@ async def test_self_paced_run_over_two_instances_scores_and_finishes(
         assert [f.participant_id for f in c.events if isinstance(f, ParticipantFinishedFrame)] == [
             pid
         ]
-    progress = [f for f in host.events if isinstance(f, ParticipantProgressFrame)]
-    assert len(progress) == 6
+    # the host followed them in coalesced views (a few a second), each true at its time
+    views = [
+        v for f in host.received if isinstance(f, ParticipantsProgressFrame) for v in f.participants
+    ]
+    assert views
+    for v in views:
+        done = v.answered_count
+        assert 1 <= done <= 3 and v.score == running[v.participant_id][done - 1]
+        assert (v.current_question, v.finished) == ((done, False) if done < 3 else (None, True))
     # every client saw the same run events in the same order (their own cut of them)
     assert [f.seq for f in ann.events if isinstance(f, RunFinishedFrame)] == [
         f.seq for f in host.events if isinstance(f, RunFinishedFrame)

@@ -386,11 +386,12 @@ class QuestionRevealedFrame(_ServerFrame):
     distribution: Distribution = Field(description="Answers per option, and the correct ones.")
 
 
-class ParticipantProgressFrame(_ServerFrame):
-    """Host, self-paced: one participant moved on."""
+class ParticipantsProgressFrame(_ServerFrame):
+    """Host, self-paced: the participants who moved on since the last such frame (coalesced: a
+    few per second at most, whatever the answer rate)."""
 
-    type: Literal["participant_progress"] = "participant_progress"
-    participant: ParticipantView = Field(description="Their state now.")
+    type: Literal["participants_progress"] = "participants_progress"
+    participants: list[ParticipantView] = Field(description="Their state now.")
 
 
 class LeaderboardFrame(_ServerFrame):
@@ -450,7 +451,7 @@ ServerFrame = Annotated[
     | AnswerProgressFrame
     | QuestionClosedFrame
     | QuestionRevealedFrame
-    | ParticipantProgressFrame
+    | ParticipantsProgressFrame
     | LeaderboardFrame
     | RankFrame
     | LobbyFrame

@@ -21,6 +21,7 @@ from speedrun_protocol.frames import (
     HelloFrame,
     LeaderboardFrame,
     LobbyFrame,
+    ParticipantsProgressFrame,
     PongFrame,
     RankFrame,
     ServerFrame,
@@ -36,6 +37,7 @@ VIEW_FRAMES = (
     RankFrame,
     LobbyFrame,
     AnswerProgressFrame,
+    ParticipantsProgressFrame,
     ErrorFrame,
     PongFrame,
 )

@@ -699,21 +699,19 @@ class Engine:
         """
         if kind == "answer":
             cached = self._progress.pop((speedrun_id, participant_id), None)
-            nickname = self.nicknames.get(participant_id)
-            if cached is not None and nickname is not None:
+            if cached is not None:
                 raw, known = cached
                 if _open_for(known, index) and now <= (known.deadline_ms or 0):
-                    step = (static, speedrun_id, participant_id, nickname, raw, known)
-                    if await self._step(*step, index, selected, now, kind, True) == "ok":
+                    step = (static, speedrun_id, participant_id, raw, known)
+                    if await self._step(*step, index, selected, now, kind) == "ok":
                         return
         keys = RunKeys(speedrun_id)
         for _ in range(ATTEMPTS):
-            status, raw_progress, exists, raw_record, present = await self.batch.commands(
+            status, raw_progress, exists, raw_record = await self.batch.commands(
                 ("HGET", keys.meta, "status"),
                 ("HGET", keys.progress, participant_id),
                 ("HEXISTS", keys.answers, f"{participant_id}:{index}"),
                 ("HGET", keys.participants, participant_id),
-                ("HEXISTS", keys.presence, participant_id),
             )
             record = _record(raw_record)
             if record is None and status is None:
@@ -732,8 +730,8 @@ class Engine:
                 raise Rejected(ErrorCode.QUESTION_NOT_OPEN, "that question is not open for you")
             if kind == "answer" and now > (before.deadline_ms or 0):
                 raise Rejected(ErrorCode.DEADLINE_PASSED, "the time for that question is up")
-            step = (static, speedrun_id, participant_id, record.nickname, raw_progress, before)
-            status = await self._step(*step, index, selected, now, kind, bool(present))
+            step = (static, speedrun_id, participant_id, raw_progress, before)
+            status = await self._step(*step, index, selected, now, kind)
             if status in ("ok", "present"):
                 return
             if status != "stale":
@@ -745,21 +743,17 @@ class Engine:
         static: RunStatic,
         speedrun_id: str,
         participant_id: str,
-        nickname: str,
         raw_progress: str,
         before: ParticipantProgress,
         index: int,
         selected: list[int] | None,
         now: int,
         kind: str,
-        connected: bool,
     ) -> str:
         """Plan one step on ``before`` (stored as ``raw_progress``) and apply it; return the
         script's status. On ``ok``: remember the progress written, and finish the run if this
         was the last step of the last participant."""
-        after, args = self._plan_step(
-            static, participant_id, nickname, before, index, selected, now, kind, connected
-        )
+        after, args = self._plan_step(static, participant_id, before, index, selected, now, kind)
         reply = await self._script(
             "self_resolve", speedrun_id, now, participant_id, index, raw_progress, *args
         )
@@ -778,13 +772,11 @@ class Engine:
         self,
         static: RunStatic,
         participant_id: str,
-        nickname: str,
         before: ParticipantProgress,
         index: int,
         selected: list[int] | None,
         now: int,
         kind: str,
-        connected: bool,
     ) -> tuple[ParticipantProgress, list[Any]]:
         """The progress after one step, and the ``self_resolve`` arguments that apply it."""
         question = static.questions[index]
@@ -824,16 +816,6 @@ class Engine:
         result = bodies.answer_result(
             index, chosen, score, question.correct, total, None if timed_out else elapsed
         )
-        view = bodies.participant_progress(
-            participant_id,
-            nickname,
-            total,
-            after.answered_count,
-            after.correct_count,
-            next_index,
-            next_index is None,
-            connected,
-        )
         record = bodies.answer_record(
             participant_id, index, chosen, score, elapsed, now, timed_out=timed_out
         )
@@ -842,7 +824,6 @@ class Engine:
             record,
             score.points,
             result,
-            view,
             next_body,
             next_due,
             "1" if next_index is None else "0",

@@ -45,6 +45,8 @@ LEADERBOARD_EVENTS = frozenset(
     }
 )
 """Event types after which the leaderboard may have changed."""
+PROGRESS_EVENTS = frozenset({"answer_result", "question"})
+"""Events to one participant that move them on (the hosts hear of it in coalesced views)."""
 RECENT_EVENTS = 512
 """Delivered events each room keeps in memory for sockets that go live."""
 SUBSCRIBE_WAIT_S = 5.0
@@ -211,6 +213,8 @@ class Room:
     """The last run event the listener has delivered (or the first activation read)."""
     board_due: float = 0.0
     """Loop time before which this run's leaderboard is not updated again (large runs)."""
+    moved: set[str] = field(default_factory=set)
+    """Participants moved on since this room's hosts last heard (only while it has a host)."""
     progress_sent: tuple[int, int] | None = None
     """The last ``answer_progress`` (question, answered) sent to this room's hosts."""
     recent: deque[Entry] = field(default_factory=lambda: deque(maxlen=RECENT_EVENTS))
@@ -434,10 +438,13 @@ class Hub:
             room.last_seq = seq
         data = ws_frame(frame)
         room.recent.append((seq, audience, pid, data, close))
+        kind = frame_type(frame)
         if audience == "participant":
             conn = room.participants.get(pid)
             if conn is not None and conn.takes(seq):
                 out.setdefault(conn, []).append(data)
+            if room.hosts and kind in PROGRESS_EVENTS:
+                room.moved.add(pid)
         elif audience == "host":
             for conn in room.hosts:
                 if conn.takes(seq):
@@ -459,7 +466,7 @@ class Hub:
         elif close == "finished":
             for conn in list(room.conns()):
                 conn.close_after(CloseCode.NORMAL, "the run is over")
-        if frame_type(frame) in LEADERBOARD_EVENTS:
+        if kind in LEADERBOARD_EVENTS:
             self.dirty.add(room.speedrun_id)
 
     async def _read_stream(

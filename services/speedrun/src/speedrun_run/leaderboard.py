@@ -9,7 +9,10 @@ every local participant's rank (a bisection) are cut — one command of N entrie
 ``ZCOUNT`` per distinct score, which at 10,000 players with time-based points is thousands.
 
 While a host-paced question is open, the run's local hosts get an :class:`AnswerProgressFrame`
-(answered of total) at the same pace when it changed: an answer itself emits no event.
+(answered of total) at the same pace when it changed: an answer itself emits no event. In a
+self-paced run they get, at the same pace, one :class:`ParticipantsProgressFrame` with every
+participant who moved on meanwhile (the listener notes them from the result events it passes on):
+a host's dashboard follows thousands of answers a second in a few frames.
 
 In the lobby there is no board: the run's local participants get a :class:`LobbyFrame` with the
 count instead (joins go to the host only, so N joins do not cost N² frames).
@@ -26,10 +29,17 @@ import logging
 from bisect import bisect_left
 from collections.abc import Iterable
 
+import orjson
 from redis.exceptions import RedisError
 
-from speedrun_protocol.frames import AnswerProgressFrame, LeaderboardFrame, LobbyFrame, RankFrame
+from speedrun_protocol.frames import (
+    AnswerProgressFrame,
+    LeaderboardFrame,
+    LobbyFrame,
+    RankFrame,
+)
 from speedrun_protocol.state import RunKeys
+from speedrun_run import bodies
 from speedrun_run.engine import Engine
 from speedrun_run.hub import Conn, Hub, Room, ws_frame
 
@@ -116,6 +126,47 @@ async def send_answer_progress(engine: Engine, room: Room) -> None:
     _write_all(room.hosts, ws_frame(frame.model_dump_json()))
 
 
+async def send_moved(engine: Engine, room: Room) -> None:
+    """Self-paced: tell the run's local hosts where the participants who moved on since the last
+    time are now (one frame, however many answered meanwhile)."""
+    if not room.moved:
+        return
+    moved, room.moved = room.moved, set()
+    static = await engine.static(room.speedrun_id)
+    if static is None or not static.self_paced:
+        return  # host-paced: the host has answer progress and the board
+    pids = sorted(moved)
+    keys = RunKeys(room.speedrun_id)
+    try:
+        progress, present = await engine.batch.commands(
+            ("HMGET", keys.progress, *pids), ("HMGET", keys.presence, *pids)
+        )
+        names = await engine.nickname_map(room.speedrun_id, pids)
+    except RedisError:
+        room.moved |= moved  # at the next update
+        raise
+    views: list[dict[str, object]] = []
+    for pid, raw, where in zip(pids, progress, present, strict=True):
+        if raw is None:
+            continue
+        state = orjson.loads(raw)
+        views.append(
+            {
+                "participant_id": pid,
+                "nickname": names[pid],
+                "score": state["score"],
+                "answered_count": state["answered_count"],
+                "correct_count": state["correct_count"],
+                "current_question": state["current_question"],
+                "finished": state["finished_at_ms"] is not None,
+                "connected": where is not None,
+            }
+        )
+    if views:
+        frame = bodies.participants_progress(room.last_seq or 0, views)
+        _write_all(room.hosts, ws_frame(frame))
+
+
 def _write_all(conns: Iterable[Conn], data: bytes) -> None:
     """Write one encoded view to live sockets (a closing one takes nothing: see Conn.write)."""
     for conn in conns:
@@ -147,6 +198,7 @@ async def update_due(engine: Engine, hub: Hub, interval_s: float, top: int) -> N
         try:
             if speedrun_id in progress:
                 await send_answer_progress(engine, room)
+                await send_moved(engine, room)
             if speedrun_id in dirty and loop.time() < room.board_due:
                 hub.dirty.add(speedrun_id)  # not due yet: at a later tick
             elif speedrun_id in dirty:

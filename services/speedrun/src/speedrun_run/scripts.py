@@ -172,9 +172,10 @@ return {'ok'}
 SELF_RESOLVE = r"""
 -- An answer, a time-out or a forfeit, self-paced.
 -- ARGV 6 pid, 7 q, 8 expected progress, 9 new progress, 10 answer record, 11 points,
---      12 result body, 13 host body, 14 next question body or '', 15 next due,
---      16 finished 1/0, 17 finished body, 18 require absent 1/0, 19 correct 1/0,
---      20 timed out 1/0, 21.. selected options
+--      12 result body, 13 next question body or '', 14 next due, 15 finished 1/0,
+--      16 finished body, 17 require absent 1/0, 18 correct 1/0, 19 timed out 1/0,
+--      20.. selected options
+-- (the host hears of the step from the result event: see the hub's participants_progress)
 local pid, q = ARGV[6], ARGV[7]
 if redis.call('HGET', META, 'status') ~= 'running' then return {'wrong_state'} end
 local kicked = is_kicked(pid)
@@ -183,31 +184,30 @@ if kicked then return {'kicked'} end
 if (redis.call('HGET', PROGRESS, pid) or '') ~= ARGV[8] then return {'stale'} end
 local field = pid .. ':' .. q
 if redis.call('HEXISTS', ANSWERS, field) == 1 then return {'answered'} end
-if ARGV[18] == '1' and redis.call('HEXISTS', PRESENCE, pid) == 1 then return {'present'} end
+if ARGV[17] == '1' and redis.call('HEXISTS', PRESENCE, pid) == 1 then return {'present'} end
 redis.call('HSET', ANSWERS, field, ARGV[10])
 redis.call('HSET', PROGRESS, pid, ARGV[9])
 redis.call('ZINCRBY', SCORES, ARGV[11], pid)
 redis.call('ZREM', DEADLINES, 'a|' .. SID .. '|' .. pid .. '|' .. q)
-if ARGV[20] == '1' then
+if ARGV[19] == '1' then
   redis.call('HINCRBY', QSTATS, q .. ':timed_out', 1)
 else
   redis.call('HINCRBY', QSTATS, q .. ':answered', 1)
 end
-if ARGV[19] == '1' then redis.call('HINCRBY', QSTATS, q .. ':correct', 1) end
-for i = 21, #ARGV do redis.call('HINCRBY', QSTATS, q .. ':o' .. ARGV[i], 1) end
+if ARGV[18] == '1' then redis.call('HINCRBY', QSTATS, q .. ':correct', 1) end
+for i = 20, #ARGV do redis.call('HINCRBY', QSTATS, q .. ':o' .. ARGV[i], 1) end
 out('participant', pid, ARGV[12], '')
-out('host', '', ARGV[13], '')
-if ARGV[14] ~= '' then
-  out('participant', pid, ARGV[14], '')
-  redis.call('ZADD', DEADLINES, ARGV[15], 'a|' .. SID .. '|' .. pid .. '|' .. (tonumber(q) + 1))
+if ARGV[13] ~= '' then
+  out('participant', pid, ARGV[13], '')
+  redis.call('ZADD', DEADLINES, ARGV[14], 'a|' .. SID .. '|' .. pid .. '|' .. (tonumber(q) + 1))
 end
 local done = 0
-if ARGV[16] == '1' then
+if ARGV[15] == '1' then
   redis.call('HINCRBY', META, 'finished_count', 1)
   redis.call('ZREM', DEADLINES, 'g|' .. SID .. '|' .. pid)
   -- the finisher and the host; the others see the count in their rank frames
-  out('participant', pid, ARGV[17], '')
-  out('host', '', ARGV[17], '')
+  out('participant', pid, ARGV[16], '')
+  out('host', '', ARGV[16], '')
   done = maybe_complete()
 end
 touch_after_answer()

@@ -31,7 +31,7 @@ from speedrun_protocol.frames import (
     ParticipantFinishedFrame,
     ParticipantJoinedFrame,
     ParticipantKickedFrame,
-    ParticipantProgressFrame,
+    ParticipantsProgressFrame,
     QuestionClosedFrame,
     QuestionFrame,
     QuestionRevealedFrame,
@@ -112,9 +112,8 @@ class HostView:
                 self.phase = "closed"
             case QuestionRevealedFrame(distribution=d):
                 self.phase, self.last_distribution = "revealed", d
-            case ParticipantProgressFrame(participant=p):
-                if p.finished:
-                    self.finished_participants.add(p.participant_id)
+            case ParticipantsProgressFrame(participants=moved):
+                self.finished_participants.update(p.participant_id for p in moved if p.finished)
             case ParticipantFinishedFrame():
                 self.finished_participants.add(frame.participant_id)
             case LeaderboardFrame():
