@@ -12,8 +12,9 @@ from redis.asyncio import Redis
 from speedrun_protocol.events import BusEvent, run_channel
 from speedrun_protocol.frames import ParticipantJoinedFrame, decode_server_frame
 from speedrun_protocol.ids import is_participant_id
-from speedrun_protocol.state import RUN_TTL_S, ParticipantRecord, RunKeys
+from speedrun_protocol.state import RUN_TTL_S, ParticipantRecord, RunKeys, join_code_key
 from speedrun_protocol.tokens import verify_token
+from speedrun_signon.ratelimit import join_key, lookup_key
 
 SECRET = "a-test-secret-that-is-long-enough-0123456789"
 
@@ -230,3 +231,47 @@ async def test_join_concurrently_never_exceeds_max_participants(signon) -> None:
     )
 
     assert sorted(r.status_code for r in responses) == [201] * 10 + [409] * 30
+
+
+async def test_join_after_code_moves_joins_the_run_holding_it_now(signon, redis: Redis) -> None:
+    # GIVEN a code this instance has joined with, which then names another run
+    first = await signon.open_run()
+    assert (await signon.join(first["join_code"], "Ada")).status_code == 201
+    second = await signon.open_run()
+    await redis.set(join_code_key(str(first["join_code"])), str(second["speedrun_id"]))
+
+    # WHEN someone joins with it
+    response = await signon.join(first["join_code"], "Grace")
+
+    # THEN they join the run the code names now, and the first run is untouched
+    assert response.status_code == 201
+    assert response.json()["speedrun_id"] == second["speedrun_id"]
+    assert await redis.hget(RunKeys(str(second["speedrun_id"])).meta, "participant_count") == "1"
+    assert await redis.hget(RunKeys(str(first["speedrun_id"])).meta, "participant_count") == "1"
+
+
+async def test_join_after_code_expires_is_404_and_counts_as_unknown(signon, redis: Redis) -> None:
+    run = await signon.open_run()
+    assert (await signon.join(run["join_code"], "Ada")).status_code == 201
+    await redis.delete(join_code_key(str(run["join_code"])))
+
+    response = await signon.join(run["join_code"], "Grace")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "run_not_found"
+    assert await redis.smembers(lookup_key("127.0.0.1")) == {run["join_code"]}
+    assert await redis.hget(RunKeys(str(run["speedrun_id"])).meta, "participant_count") == "1"
+
+
+async def test_join_counter_lives_for_its_window_and_touches_no_other_limit(
+    signon, redis: Redis
+) -> None:
+    run = await signon.open_run()
+
+    await signon.join(run["join_code"], "Ada")
+    await signon.join(run["join_code"], "Grace")
+
+    counter = join_key(str(run["speedrun_id"]), "127.0.0.1")
+    assert await redis.get(counter) == "2"
+    assert 0 < await redis.ttl(counter) <= 60  # JOIN_WINDOW_S, not the run's TTL
+    assert await redis.exists(lookup_key("127.0.0.1")) == 0

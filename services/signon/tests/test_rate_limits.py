@@ -52,6 +52,18 @@ async def test_limited_address_cannot_join_a_real_code_either(signon) -> None:
     assert response.status_code == 429
 
 
+async def test_limited_address_cannot_join_a_code_it_joined_with_before(signon) -> None:
+    run = await signon.open_run()
+    assert (await signon.join(run["join_code"], "Ada")).status_code == 201
+    for code in unknown_codes(str(run["join_code"]), 10):
+        await signon.http.get(f"/signon/speedruns/{code}")
+
+    response = await signon.join(run["join_code"], "Grace")
+
+    assert response.status_code == 429
+    assert 0 < int(response.headers["retry-after"]) <= 60
+
+
 async def test_other_address_is_not_limited(signon, client_for) -> None:
     run = await signon.open_run()
     for code in unknown_codes(str(run["join_code"]), 11):

@@ -61,14 +61,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis = open_redis(settings)
         app.state.redis = redis
-        app.state.runs = RunStore(redis)
-        app.state.limits = RateLimits(
+        limits = RateLimits(
             redis,
             lookup_failure_limit=settings.lookup_failure_limit,
             lookup_failure_window_s=settings.lookup_failure_window_s,
             join_limit_per_run=settings.join_limit_per_run,
             join_window_s=settings.join_window_s,
         )
+        app.state.runs = RunStore(redis, limits)
         app.state.archive = ArchiveReader(
             aws_client("dynamodb", endpoint=settings.aws_endpoint_url, region=settings.aws_region),
             settings.run_table_name,

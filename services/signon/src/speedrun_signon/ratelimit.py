@@ -9,34 +9,41 @@ Two limits, both documented in the README:
   a classroom behind one NAT address is not locked out by a few typos or by its own successes.
 * **joins per run**: one address may add at most ``join_limit_per_run`` participants to one run per
   ``join_window_s`` (generous: a whole class shares an address), so a script cannot fill a run.
+
+The checks run inside the scripts of :class:`speedrun_signon.runs.RunStore` (:data:`LIMITS_LUA`),
+so that a join costs one Redis round trip to resolve its code and one to join, not four.
 """
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+from dataclasses import dataclass
 
-from speedrun_signon.errors import RateLimited
+from redis.asyncio import Redis
 
 # Both windows start with their first entry; the EXPIRE is in the same script, so a key never
 # outlives its window.
-# Count first, then compare, in one step: joins in flight together can never overshoot the limit.
-_TAKE_LUA = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-if count > tonumber(ARGV[2]) then return math.max(redis.call('TTL', KEYS[1]), 1) end
-return 0
+LIMITS_LUA = """
+-- Seconds until the window of key ends once used has reached limit, else 0.
+local function retry_after(key, used, limit)
+  if used < tonumber(limit) then return 0 end
+  return math.max(redis.call('TTL', key), 1)
+end
+-- Count one attempt first, then compare, in one step: attempts in flight together can never
+-- overshoot the limit. Returns what retry_after returns, refusing the attempt past the limit.
+local function take(key, limit, window_s)
+  local count = redis.call('INCR', key)
+  if count == 1 then redis.call('EXPIRE', key, window_s) end
+  if count > tonumber(limit) then return math.max(redis.call('TTL', key), 1) end
+  return 0
+end
 """
+"""Lua functions the run store's scripts include: ``retry_after`` checks a window (its ``used``
+size read by the caller), ``take`` counts an attempt in a counting window and checks it."""
 
 _ADD_LUA = """
 redis.call('SADD', KEYS[1], ARGV[2])
 if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return redis.call('SCARD', KEYS[1])
-"""
-
-_RETRY_AFTER_LUA = """
-local used = tonumber(redis.call(ARGV[3], KEYS[1]) or '0')
-if used < tonumber(ARGV[1]) then return 0 end
-return math.max(redis.call('TTL', KEYS[1]), 1)
 """
 
 
@@ -46,62 +53,17 @@ def lookup_key(client: str) -> str:
 
 
 def join_key(speedrun_id: str, client: str) -> str:
-    """Return the key of one address's joins to one run (a counter)."""
+    """Return the key of one address's joins to one run (a counter, in the run's hash slot)."""
     return f"rl:join:{{{speedrun_id}}}:{client}"
 
 
-class _Window:
-    def __init__(self, redis: Redis, limit: int, window_s: int, size_command: str) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self._size_command = size_command
-        self._retry_after = redis.register_script(_RETRY_AFTER_LUA)
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """One key's window: at most ``limit`` entries per ``window_s`` seconds."""
 
-    async def check(self, key: str) -> None:
-        """Refuse when the key has used up its window.
-
-        Raises:
-            RateLimited: With the seconds until the window ends.
-        """
-        retry_after = int(
-            await self._retry_after(
-                keys=[key], args=[self.limit, self.window_s, self._size_command]
-            )
-        )
-        if retry_after > 0:
-            raise RateLimited(retry_after)
-
-
-class CountWindow(_Window):
-    """At most ``limit`` attempts per window per key."""
-
-    def __init__(self, redis: Redis, limit: int, window_s: int) -> None:
-        """Create the limit."""
-        super().__init__(redis, limit, window_s, "GET")
-        self._take = redis.register_script(_TAKE_LUA)
-
-    async def take(self, key: str) -> None:
-        """Count one attempt, atomically refusing it when the window is used up.
-
-        Raises:
-            RateLimited: With the seconds until the window ends.
-        """
-        retry_after = int(await self._take(keys=[key], args=[self.window_s, self.limit]))
-        if retry_after > 0:
-            raise RateLimited(retry_after)
-
-
-class DistinctWindow(_Window):
-    """At most ``limit`` distinct values per window per key."""
-
-    def __init__(self, redis: Redis, limit: int, window_s: int) -> None:
-        """Create the limit."""
-        super().__init__(redis, limit, window_s, "SCARD")
-        self._add = redis.register_script(_ADD_LUA)
-
-    async def add(self, key: str, value: str) -> int:
-        """Count ``value`` once per window; return the window's distinct values so far."""
-        return int(await self._add(keys=[key], args=[self.window_s, value]))
+    key: str
+    limit: int
+    window_s: int
 
 
 class RateLimits:
@@ -117,5 +79,20 @@ class RateLimits:
         join_window_s: int,
     ) -> None:
         """Create both limits (see the module docstring)."""
-        self.lookups = DistinctWindow(redis, lookup_failure_limit, lookup_failure_window_s)
-        self.joins = CountWindow(redis, join_limit_per_run, join_window_s)
+        self.lookup_failure_limit = lookup_failure_limit
+        self.lookup_failure_window_s = lookup_failure_window_s
+        self.join_limit_per_run = join_limit_per_run
+        self.join_window_s = join_window_s
+        self._add = redis.register_script(_ADD_LUA)
+
+    def lookups(self, client: str) -> Quota:
+        """The window of an address's distinct unknown codes (a set)."""
+        return Quota(lookup_key(client), self.lookup_failure_limit, self.lookup_failure_window_s)
+
+    def joins(self, speedrun_id: str, client: str) -> Quota:
+        """The window of an address's joins to one run (a counter)."""
+        return Quota(join_key(speedrun_id, client), self.join_limit_per_run, self.join_window_s)
+
+    async def add_failure(self, lookups: Quota, code: str) -> int:
+        """Count an unknown ``code`` once per window; return the window's distinct codes so far."""
+        return int(await self._add(keys=[lookups.key], args=[lookups.window_s, code]))

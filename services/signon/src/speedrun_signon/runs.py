@@ -4,6 +4,13 @@ Keys and records are those of :mod:`speedrun_protocol.state`. Opening a run take
 ``SET NX EX`` (so two live runs never hold the same code, and the code is released when it
 expires) and then writes the run's keys in one transaction. Joining is one Lua script, so the
 checks, the participant's records and the ``participant_joined`` event are a single atomic step.
+
+The rate limits (:mod:`speedrun_signon.ratelimit`) are checked inside these scripts, in the order
+separate calls would check them, because a Redis round trip was most of a join's cost. A join is
+one script: it checks the client's failed look-ups, that the code still names the run it named
+when this process last read it, counts the client's joins to the run, and joins. Only the first
+join of a code in a process (or one after the code moved) reads the code first, in a second
+round trip.
 """
 
 from __future__ import annotations
@@ -35,27 +42,52 @@ from speedrun_signon.errors import (
     CodesExhausted,
     JoiningLocked,
     NicknameTaken,
+    RateLimited,
     RunFinished,
     RunFull,
     RunNotFound,
 )
 from speedrun_signon.nicknames import fold_nickname
+from speedrun_signon.ratelimit import LIMITS_LUA, RateLimits
 
 logger = logging.getLogger(__name__)
 
 CODE_ATTEMPTS = 50
 """Random codes tried before giving up; with n live runs each try collides with p = n / 10^6."""
+KNOWN_CODES = 10_000
+"""Join codes whose run a process remembers; forgotten all at once when full (each join checks
+the code in Redis anyway, so this only bounds memory)."""
+
+# The client's failed look-ups, the code and the run live in different hash slots: fine for the
+# one (non-cluster) Redis that ``redis.asyncio.Redis`` talks to.
+_RESOLVE_LUA = (
+    LIMITS_LUA
+    + """
+-- KEYS: the client's unknown codes (a set), the join code. ARGV: the set's limit.
+local wait = retry_after(KEYS[1], redis.call('SCARD', KEYS[1]), ARGV[1])
+if wait > 0 then return {wait} end
+return {0, redis.call('GET', KEYS[2])}
+"""
+)
 
 _JOIN_LUA = (
     EMIT_LUA
+    + LIMITS_LUA
     + """
--- KEYS: meta, config, participants, nicks, scores, events, then the run's other keys (TTL only)
+-- KEYS: the client's unknown codes (a set), the join code, the client's joins to the run (a
+--       counter), then meta, config, participants, nicks, scores, events, then the run's other
+--       keys (TTL only)
 -- ARGV: participant id, folded nickname, record JSON, frame body prefix, channel, speedrun id,
---       ttl, maxlen
+--       ttl, maxlen, the unknown codes' limit, the join limit, its window
 local meta, config, participants, nicks, scores, events =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+  KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local pid, folded, record, body_prefix, channel, speedrun_id, ttl, maxlen =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local wait = retry_after(KEYS[1], redis.call('SCARD', KEYS[1]), ARGV[9])
+if wait > 0 then return {'limited', wait} end
+if redis.call('GET', KEYS[2]) ~= speedrun_id then return {'moved'} end
+wait = take(KEYS[3], ARGV[10], ARGV[11])
+if wait > 0 then return {'limited', wait} end
 local raw_config = redis.call('GET', config)
 if not raw_config or redis.call('EXISTS', meta) == 0 then return {'gone'} end
 local state = redis.call('HMGET', meta, 'status', 'locked', 'participant_count')
@@ -70,7 +102,7 @@ redis.call('ZADD', scores, 0, pid)
 local seq = emit(meta, events, channel, speedrun_id, 'host', '', body_prefix .. count .. '}', '',
                  maxlen)
 publish_events()
-for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end
+for i = 4, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end
 return {'ok', count, seq}
 """
 )
@@ -120,15 +152,19 @@ def new_join_code() -> str:
 class RunStore:
     """Sign-on's reads and writes of run state."""
 
-    def __init__(self, redis: Redis, ttl_s: int = RUN_TTL_S) -> None:
+    def __init__(self, redis: Redis, limits: RateLimits, ttl_s: int = RUN_TTL_S) -> None:
         """Wrap a client made with ``decode_responses=True``.
 
         Args:
             redis: The connection pool's client.
+            limits: The rate limits that looking up a code and joining check.
             ttl_s: Lifetime of a run's keys after its last change (tests shorten it).
         """
         self.redis = redis
+        self.limits = limits
         self.ttl_s = ttl_s
+        self._known_codes: dict[str, str] = {}
+        self._resolve = redis.register_script(_RESOLVE_LUA)
         self._join = redis.register_script(_JOIN_LUA)
 
     async def create(
@@ -197,10 +233,34 @@ class RunStore:
                 return code
         raise CodesExhausted("no free join code")
 
-    async def resolve_code(self, code: str) -> str | None:
-        """Return the id of the live run holding a join code, or None."""
-        value = await self.redis.get(join_code_key(code))
-        return str(value) if value is not None else None
+    async def resolve(self, code: str, client: str) -> str:
+        """Return the id of the live run holding a join code.
+
+        Args:
+            code: The join code.
+            client: The client's address: refused when it named too many unknown codes in this
+                window; an unknown code counts towards them.
+
+        Raises:
+            RateLimited: The client named too many unknown codes in this window.
+            RunNotFound: No live run holds the code.
+        """
+        lookups = self.limits.lookups(client)
+        result: list[Any] = await self._resolve(
+            keys=[lookups.key, join_code_key(code)], args=[lookups.limit]
+        )
+        if result[0] > 0:
+            raise RateLimited(int(result[0]))
+        speedrun_id = result[1]
+        if speedrun_id is None:
+            self._known_codes.pop(code, None)
+            count = await self.limits.add_failure(lookups, code)
+            logger.info("unknown join code", extra={"client": client, "failures": count})
+            raise RunNotFound(code)
+        if len(self._known_codes) >= KNOWN_CODES:
+            self._known_codes.clear()
+        self._known_codes[code] = str(speedrun_id)
+        return str(speedrun_id)
 
     async def lobby(self, speedrun_id: str) -> Lobby | None:
         """Return the public lobby information of a live run, or None when it is gone."""
@@ -222,30 +282,57 @@ class RunStore:
             question_count=config.question_count,
         )
 
-    async def join(self, speedrun_id: str, nickname: str) -> Joined:
-        """Add a participant to a run, atomically, and announce them to the run.
+    async def join(self, code: str, nickname: str, client: str) -> Joined:
+        """Add a participant to the run holding a join code, atomically, and announce them.
+
+        Checks, in this order, as :meth:`resolve` and then the join itself would: the client's
+        unknown codes, the code, the client's joins to the run (this attempt counts), the run.
 
         Args:
-            speedrun_id: The run.
+            code: The join code.
             nickname: A nickname already normalised (see :mod:`speedrun_signon.nicknames`).
+            client: The client's address, for the rate limits.
 
         Returns:
             The new participant.
 
         Raises:
-            RunNotFound: The run's state is gone.
+            RateLimited: The client named too many unknown codes, or joined this run too often,
+                in this window.
+            RunNotFound: No live run holds the code, or the run's state is gone.
             RunFinished: The run is over.
             JoiningLocked: The host locked joining.
             RunFull: The run has its maximum of participants.
             NicknameTaken: The nickname is in use in this run.
         """
+        speedrun_id = self._known_codes.get(code)
+        if speedrun_id is not None:
+            joined = await self._join_run(code, speedrun_id, nickname, client)
+            if joined is not None:
+                return joined
+        # Not known here, or the code no longer names the run it did: read it, then join.
+        speedrun_id = await self.resolve(code, client)
+        joined = await self._join_run(code, speedrun_id, nickname, client)
+        if joined is None:  # the code expired, and was taken again, since it was read
+            raise RunNotFound(code)
+        return joined
+
+    async def _join_run(
+        self, code: str, speedrun_id: str, nickname: str, client: str
+    ) -> Joined | None:
+        """Join the run ``code`` named when last read; None when it names another run now."""
         keys = RunKeys(speedrun_id)
+        lookups = self.limits.lookups(client)
+        joins = self.limits.joins(speedrun_id, client)
         participant_id = new_participant_id()
         record = ParticipantRecord(
             participant_id=participant_id, nickname=nickname, joined_at_ms=now_ms()
         )
         result: list[Any] = await self._join(
             keys=[
+                lookups.key,
+                join_code_key(code),
+                joins.key,
                 keys.meta,
                 keys.config,
                 keys.participants,
@@ -265,11 +352,21 @@ class RunStore:
                 speedrun_id,
                 self.ttl_s,
                 EVENT_LOG_MAXLEN,
+                lookups.limit,
+                joins.limit,
+                joins.window_s,
             ],
         )
-        outcome = result[0]
-        if outcome != "ok":
-            raise _JOIN_REFUSALS[outcome](speedrun_id)
+        match result[0]:
+            case "ok":
+                pass
+            case "moved":
+                self._known_codes.pop(code, None)
+                return None
+            case "limited":
+                raise RateLimited(int(result[1]))
+            case refusal:
+                raise _JOIN_REFUSALS[refusal](speedrun_id)
         logger.info(
             "participant joined",
             extra={"speedrun_id": speedrun_id, "participant_id": participant_id},

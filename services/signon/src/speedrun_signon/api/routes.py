@@ -31,16 +31,13 @@ from speedrun_signon.deps import (
     ArchiveDep,
     ClaimsDep,
     ClientDep,
-    LimitsDep,
     RedisDep,
     RunsDep,
     SettingsDep,
 )
 from speedrun_signon.errors import Forbidden, InvalidNickname, RunNotFound, StoreUnavailable
 from speedrun_signon.nicknames import NicknameError, normalise_nickname
-from speedrun_signon.ratelimit import RateLimits, join_key, lookup_key
 from speedrun_signon.results import read_results, results_for
-from speedrun_signon.runs import RunStore
 from speedrun_signon.selection import choose_questions, load_question_set
 
 logger = logging.getLogger(__name__)
@@ -51,18 +48,6 @@ health_router = APIRouter()
 JoinCodePath = Annotated[
     str, Path(pattern=JOIN_CODE_RE.pattern, description="The run's six-digit join code.")
 ]
-
-
-async def _resolve(runs: RunStore, limits: RateLimits, client: str, code: str) -> str:
-    """Return the run holding ``code``, counting an unknown code against the client's limit."""
-    key = lookup_key(client)
-    await limits.lookups.check(key)
-    speedrun_id = await runs.resolve_code(code)
-    if speedrun_id is None:
-        count = await limits.lookups.add(key, code)
-        logger.info("unknown join code", extra={"client": client, "failures": count})
-        raise RunNotFound(code)
-    return speedrun_id
 
 
 @router.post(
@@ -117,12 +102,10 @@ async def create_speedrun(
     responses=error_responses(404, 429),
     summary="Lobby information for the join page",
 )
-async def get_lobby(
-    join_code: JoinCodePath, runs: RunsDep, limits: LimitsDep, client: ClientDep
-) -> LobbyResponse:
+async def get_lobby(join_code: JoinCodePath, runs: RunsDep, client: ClientDep) -> LobbyResponse:
     """Public information about the run holding a join code. Unknown codes count towards the
     client's failed-lookup limit."""
-    speedrun_id = await _resolve(runs, limits, client, join_code)
+    speedrun_id = await runs.resolve(join_code, client)
     lobby = await runs.lobby(speedrun_id)
     if lobby is None:
         raise RunNotFound(join_code)
@@ -147,7 +130,6 @@ async def join_speedrun(
     body: JoinRequest,
     settings: SettingsDep,
     runs: RunsDep,
-    limits: LimitsDep,
     client: ClientDep,
 ) -> JoinResponse:
     """Join the run holding a join code with a nickname; returns the participant's token.
@@ -159,15 +141,16 @@ async def join_speedrun(
         nickname = normalise_nickname(body.nickname)
     except NicknameError as exc:
         raise InvalidNickname(str(exc)) from exc
-    speedrun_id = await _resolve(runs, limits, client, join_code)
-    joins = join_key(speedrun_id, client)
-    await limits.joins.take(joins)
-    joined = await runs.join(speedrun_id, nickname)
+    joined = await runs.join(join_code, nickname, client)
     return JoinResponse(
-        speedrun_id=speedrun_id,
+        speedrun_id=joined.speedrun_id,
         participant_id=joined.participant_id,
         participant_token=issue_token(
-            settings.token_secret, speedrun_id, "participant", joined.participant_id, RUN_TTL_S
+            settings.token_secret,
+            joined.speedrun_id,
+            "participant",
+            joined.participant_id,
+            RUN_TTL_S,
         ),
         nickname=joined.nickname,
         websocket_path=WEBSOCKET_PATH,
@@ -187,11 +170,10 @@ async def join_qr_code(
     join_code: JoinCodePath,
     settings: SettingsDep,
     runs: RunsDep,
-    limits: LimitsDep,
     client: ClientDep,
 ) -> Response:
     """An SVG QR code of the join URL, for the host's lobby screen."""
-    await _resolve(runs, limits, client, join_code)
+    await runs.resolve(join_code, client)
     qr = segno.make(f"{settings.public_origin}/join?code={join_code}", error="m")
     buffer = io.BytesIO()
     qr.save(buffer, kind="svg", scale=8, border=2, xmldecl=False, title="Join code " + join_code)
