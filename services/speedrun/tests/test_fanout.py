@@ -292,6 +292,22 @@ async def test_a_large_run_gets_its_leaderboard_less_often_and_stays_due(runs, r
     sync.close()
 
 
+async def test_the_first_sockets_of_a_run_share_one_read_of_its_questions(
+    runs, redis_url
+) -> None:
+    run = runs.create("self-paced")
+    sync = redis.Redis.from_url(redis_url, decode_responses=True)
+    client = Redis.from_url(redis_url, decode_responses=True)
+    engine = Engine(client, "i-t", 30, 600)
+    sync.config_resetstat()
+    loaded = await asyncio.gather(*(engine.static(run.speedrun_id) for _ in range(50)))
+    assert all(s is loaded[0] for s in loaded) and loaded[0] is not None
+    assert sync.info("commandstats")["cmdstat_mget"]["calls"] == 1
+    assert await engine.static("sr_nosuchrun") is None
+    await client.aclose()
+    sync.close()
+
+
 async def test_joins_go_to_the_host_and_participants_get_a_coalesced_count(
     pair, runs, make_client
 ) -> None:

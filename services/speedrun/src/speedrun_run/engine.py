@@ -11,6 +11,7 @@ a frame arrived.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
@@ -121,6 +122,8 @@ class Engine:
         """Self-paced: the progress this instance last wrote (as stored, and parsed), per run and
         participant."""
         self.nicknames: dict[str, str] = {}
+        self._loading: dict[str, asyncio.Future[RunStatic | None]] = {}
+        """Runs whose config and questions are being read, for the callers that come meanwhile."""
 
     # -----------------------------------------------------------------------------------------
     # Plumbing
@@ -132,6 +135,14 @@ class Engine:
         if cached is not None:
             self._static.move_to_end(speedrun_id)
             return cached
+        # The first sockets of a run arrive together: one read and one parse serve them all.
+        loading = self._loading.get(speedrun_id)
+        if loading is None:
+            loading = self._loading[speedrun_id] = asyncio.ensure_future(self._load(speedrun_id))
+            loading.add_done_callback(lambda _: self._loading.pop(speedrun_id, None))
+        return await asyncio.shield(loading)
+
+    async def _load(self, speedrun_id: str) -> RunStatic | None:
         keys = RunKeys(speedrun_id)
         raw_config, raw_questions = await self.redis.mget(keys.config, keys.questions)
         if raw_config is None or raw_questions is None:
