@@ -8,6 +8,7 @@ import pytest
 from redis.asyncio import Connection, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from speedrun_run.batch import RedisBatch
 from speedrun_testkit.procs import free_port
@@ -100,3 +101,26 @@ async def test_a_cancelled_caller_does_not_break_the_others(client) -> None:
     gone.cancel()
     assert await kept == ["v"]
     assert gone.cancelled()
+
+
+async def test_a_redis_that_never_answers_times_out_the_batch_once() -> None:
+    # GIVEN a "Redis" that accepts connections and never replies, and a client whose socket
+    # timeout is 0.2 s and that does not retry
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1 << 20)
+        await asyncio.sleep(30)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    mute = Redis(host="127.0.0.1", port=port, socket_timeout=0.2, retry=None)
+    batch = RedisBatch(mute)
+    started = asyncio.get_running_loop().time()
+    # WHEN a batch of many calls is sent
+    outcomes = await asyncio.gather(
+        *(batch.commands(("GET", f"k{i}")) for i in range(50)), return_exceptions=True
+    )
+    # THEN every call fails with a timeout after about one timeout (not one per reply)
+    assert all(isinstance(o, RedisTimeoutError) for o in outcomes), outcomes[:3]
+    assert asyncio.get_running_loop().time() - started < 2
+    await mute.aclose()
+    server.close()

@@ -128,7 +128,7 @@ async def test_a_socket_going_live_catches_up_from_memory_without_reading_redis(
     room = hub.rooms["sr_x"] = Room("sr_x")
     events = [(1, "all", ""), (2, "host", ""), (3, "participant", "p_a"), (4, "participant", "p_b")]
     for seq, audience, pid in [*events, (5, "participants", "")]:
-        hub._deliver(room, seq, audience, pid, f'{{"seq":{seq},"type":"x"}}', "", {})
+        hub._deliver(room, seq, audience, pid, f'{{"seq":{seq},"type":"x"}}', "")
 
     # WHEN a participant whose snapshot was at seq 1 goes live
     conn = fake_conn("sr_x", "p_a")
@@ -143,7 +143,7 @@ async def test_a_socket_going_live_catches_up_from_memory_without_reading_redis(
     await dead.aclose()
 
 
-async def test_one_bus_message_is_one_write_per_socket_and_a_close_comes_after_its_frame() -> None:
+async def test_a_sockets_frames_of_one_turn_are_one_write_and_a_close_comes_after() -> None:
     # GIVEN a hub (no Redis needed: the events arrive in order) holding a host and two players
     dead = Redis(host="127.0.0.1", port=free_port())
     hub = Hub(dead, RedisBatch(dead), "i-t", replay_limit=100)
@@ -169,11 +169,13 @@ async def test_one_bus_message_is_one_write_per_socket_and_a_close_comes_after_i
         "sr:{sr_x}:bus", orjson.dumps([event(4, "all", close="finished")]).decode()
     )
 
-    # THEN Ada got her two frames in one write, Bob nothing of hers, and the host its own frame
-    # held until the next write (held frames go out at the end of the loop turn at the latest)
+    # THEN each socket's frames were held to the next write (at the latest, the end of the
+    # loop turn) and went out in one write, in order: Ada's two, the host's own, none of
+    # Ada's to Bob
     frame = [ws_frame(f'{{"seq":{i},"type":"x"}}') for i in range(5)]
-    assert written(ada)[0] == frame[1] + frame[3]
+    assert written(ada) == [frame[1] + frame[3] + frame[4]]
     assert written(host) == [frame[2] + frame[4]]
+    assert written(bob) == [frame[4]]
     # and the closing event's frame reached everyone before their sockets began to close
     assert [written(c)[-1][-len(frame[4]) :] for c in (host, ada, bob)] == [frame[4]] * 3
     assert all(c.closing for c in (host, ada, bob))
@@ -292,9 +294,7 @@ async def test_a_large_run_gets_its_leaderboard_less_often_and_stays_due(runs, r
     sync.close()
 
 
-async def test_the_first_sockets_of_a_run_share_one_read_of_its_questions(
-    runs, redis_url
-) -> None:
+async def test_the_first_sockets_of_a_run_share_one_read_of_its_questions(runs, redis_url) -> None:
     run = runs.create("self-paced")
     sync = redis.Redis.from_url(redis_url, decode_responses=True)
     client = Redis.from_url(redis_url, decode_responses=True)

@@ -90,9 +90,9 @@ class Conn:
     The kernel and the transport buffer what the peer has not read yet; a peer that lets more
     than ``max_buffer`` bytes pile up is a slow consumer and is closed.
 
-    A host hears of every answer: its frames are held until the end of the event-loop turn and
-    written together (:meth:`write_soon`); any other write first writes what is held, so the
-    order is kept.
+    Run events for one socket (an answer's result and the next question; every answer, for a
+    host) are held until the end of the event-loop turn and written together
+    (:meth:`write_soon`); any other write first writes what is held, so the order is kept.
     """
 
     __slots__ = (
@@ -143,11 +143,18 @@ class Conn:
         self.write(ws_frame(frame))
 
     def write(self, data: bytes) -> None:
-        """Write one frame already on the wire format (after any held ones)."""
+        """Write frames already on the wire format (after any held ones); a full buffer makes
+        a slow consumer."""
         if self.held:
             data = b"".join([*self.held, data])
             self.held.clear()
-        self._put(data)
+        transport = self.transport
+        if self.closing or transport is None or transport.is_closing():
+            return
+        if transport.get_write_buffer_size() > self.max_buffer:
+            self.abort(CloseCode.SLOW_CONSUMER, "slow consumer: reconnect to resume")
+            return
+        transport.write(data)
 
     def write_soon(self, data: bytes) -> None:
         """Write a frame at the end of this event-loop turn, with the others held until then."""
@@ -157,27 +164,21 @@ class Conn:
 
     def _write_held(self) -> None:
         if self.held:
-            data = b"".join(self.held)
-            self.held.clear()
-            self._put(data)
-
-    def _put(self, data: bytes) -> None:
-        """Write bytes to the transport; a full buffer makes a slow consumer."""
-        transport = self.transport
-        if self.closing or transport is None or transport.is_closing():
-            return
-        if transport.get_write_buffer_size() > self.max_buffer:
-            self.abort(CloseCode.SLOW_CONSUMER, "slow consumer: reconnect to resume")
-            return
-        transport.write(data)
+            self.write(self.held.pop())  # write() puts the earlier ones first
 
     def takes(self, seq: int) -> bool:
         """Tell whether this socket is live and does not have run event ``seq`` yet (and count
-        it as had: the caller writes it)."""
+        it as had: the caller sends it)."""
         if self.active and seq > self.seq:
             self.seq = seq
             return True
         return False
+
+    def send_event(self, seq: int, data: bytes) -> None:
+        """Write run event ``seq`` now unless this socket has it or is not live (a broadcast)."""
+        if self.active and seq > self.seq:
+            self.seq = seq
+            self.write(data)
 
     def close_after(self, code: int, reason: str) -> None:
         """Close the socket after the frames already sent."""
@@ -396,9 +397,6 @@ class Hub:
         room = self.rooms.get(events[0]["speedrun_id"]) if events else None
         if room is None:
             return
-        # The events of one script (an answer's result and the next question) go to a socket
-        # in one write.
-        out: dict[Conn, list[bytes]] = {}
         for event in events:
             seq = int(event["seq"])
             if room.last_seq is not None:
@@ -406,10 +404,9 @@ class Hub:
                     continue
                 if seq > room.last_seq + 1:
                     # Pub/sub lost something: deliver the missing events from the stream first.
-                    _flush(out)
                     missing = await self._read_stream(room.speedrun_id, room.last_seq + 1, seq - 1)
                     for entry in missing:
-                        self._deliver(room, *entry, out)
+                        self._deliver(room, *entry)
             self._deliver(
                 room,
                 seq,
@@ -417,9 +414,7 @@ class Hub:
                 event.get("participant_id") or "",
                 event["frame"],
                 event.get("close") or "",
-                out,
             )
-        _flush(out)
 
     def _deliver(
         self,
@@ -429,11 +424,9 @@ class Hub:
         pid: str,
         frame: str,
         close: str,
-        out: dict[Conn, list[bytes]],
     ) -> None:
-        """Deliver one event: to one participant, its bytes are added to the socket's list in
-        ``out``; to the hosts, held until the end of the loop turn; a broadcast is written at
-        once."""
+        """Deliver one event: to one socket (a participant, the hosts), held until the end of the
+        loop turn with the socket's other frames; a broadcast is written at once."""
         if room.last_seq is None or seq > room.last_seq:
             room.last_seq = seq
         data = ws_frame(frame)
@@ -442,7 +435,7 @@ class Hub:
         if audience == "participant":
             conn = room.participants.get(pid)
             if conn is not None and conn.takes(seq):
-                out.setdefault(conn, []).append(data)
+                conn.write_soon(data)
             if room.hosts and kind in PROGRESS_EVENTS:
                 room.moved.add(pid)
         elif audience == "host":
@@ -450,15 +443,11 @@ class Hub:
                 if conn.takes(seq):
                     conn.write_soon(data)
         else:
-            # A broadcast is written at once (after what is pending, to keep the order): its
-            # recipients are many and the coalescing is for one socket's frames.
-            _flush(out)
+            # A broadcast is written at once (after what each socket holds, which keeps the order):
+            # its recipients are many and holding is for one socket's frames.
             recipients = room.participants.values() if audience == "participants" else room.conns()
             for conn in list(recipients):
-                if conn.takes(seq):
-                    conn.write(data)
-        if close:
-            _flush(out)  # a closing socket takes no more writes
+                conn.send_event(seq, data)
         if close == "kicked":
             kicked = room.participants.get(pid)
             if kicked is not None:
@@ -494,13 +483,6 @@ class Hub:
             RunKeys(speedrun_id).events, min="-", max="+", count=1
         )
         return bool(first) and int(first[0][0].split("-", 1)[1]) <= last_seq + 1
-
-
-def _flush(out: dict[Conn, list[bytes]]) -> None:
-    """Write what each socket has pending, in one write per socket, and clear ``out``."""
-    for conn, chunks in out.items():
-        conn.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
-    out.clear()
 
 
 def _wants(conn: Conn, audience: str, pid: str) -> bool:
