@@ -55,6 +55,8 @@ def test_play_whole_game_when_three_players_and_one_reloads(
     expect(bob.locator("#q-number")).to_have_text(f"Question {first + 2} of {QUESTION_COUNT}")
     score = bob.get_by_test_id("score")
     expect(score).not_to_have_text("0")
+    # the host's table follows him (coalesced participants_progress views)
+    expect(host.locator("#dash-rows tr", has_text="Bob")).to_contain_text(f"1/{QUESTION_COUNT}")
     score_before = score.inner_text()
     web.shot(bob, "player-question")
     bob.reload()

@@ -326,7 +326,9 @@ function onFrame(frame) {
       onRevealed(frame.distribution);
       break;
     case "participants_progress":
-      frame.participants.forEach(upsert);
+      // Many at once (coalesced): merge them all, then draw the table once.
+      for (const participant of frame.participants) upsert(participant, false);
+      renderPeople();
       break;
     case "participant_finished":
       upsert({ participant_id: frame.participant_id, finished: true, score: frame.score });
@@ -408,7 +410,7 @@ function showRunning() {
 
 // ------------------------------------------------------------------------------- people
 
-function upsert(update) {
+function upsert(update, render = true) {
   const known = state.participants.get(update.participant_id) || {
     participant_id: update.participant_id,
     nickname: "",
@@ -421,7 +423,7 @@ function upsert(update) {
   const merged = { ...known };
   for (const [k, v] of Object.entries(update)) if (v !== undefined) merged[k] = v;
   state.participants.set(update.participant_id, merged);
-  renderPeople();
+  if (render) renderPeople();
 }
 
 function setCount(count) {
