@@ -106,21 +106,33 @@ async def test_a_cancelled_caller_does_not_break_the_others(client) -> None:
 async def test_a_redis_that_never_answers_times_out_the_batch_once() -> None:
     # GIVEN a "Redis" that accepts connections and never replies, and a client whose socket
     # timeout is 0.2 s and that does not retry
+    release = asyncio.Event()
+    handlers: list[asyncio.StreamWriter] = []
+
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read(1 << 20)
-        await asyncio.sleep(30)
+        handlers.append(writer)
+        await release.wait()
+        writer.close()
+        await writer.wait_closed()
 
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     mute = Redis(host="127.0.0.1", port=port, socket_timeout=0.2, retry=None)
     batch = RedisBatch(mute)
     started = asyncio.get_running_loop().time()
-    # WHEN a batch of many calls is sent
-    outcomes = await asyncio.gather(
-        *(batch.commands(("GET", f"k{i}")) for i in range(50)), return_exceptions=True
-    )
-    # THEN every call fails with a timeout after about one timeout (not one per reply)
-    assert all(isinstance(o, RedisTimeoutError) for o in outcomes), outcomes[:3]
-    assert asyncio.get_running_loop().time() - started < 2
-    await mute.aclose()
-    server.close()
+    try:
+        # WHEN a batch of many calls is sent
+        outcomes = await asyncio.gather(
+            *(batch.commands(("GET", f"k{i}")) for i in range(50)), return_exceptions=True
+        )
+        # THEN every call fails with a timeout after about one timeout (not one per reply)
+        assert all(isinstance(o, RedisTimeoutError) for o in outcomes), outcomes[:3]
+        assert asyncio.get_running_loop().time() - started < 2
+    finally:
+        await mute.aclose()
+        release.set()
+        server.close()
+        await server.wait_closed()
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert all(w.is_closing() for w in handlers)
