@@ -189,7 +189,7 @@ async def _socket(request: web.Request, settings: Settings, hub: Hub) -> web.Str
 
 async def _read_hello(ws: web.WebSocketResponse, settings: Settings) -> HelloFrame | None:
     try:
-        msg = await asyncio.wait_for(ws.receive(), timeout=settings.hello_timeout_s)
+        msg = await ws.receive(timeout=settings.hello_timeout_s)  # no task, unlike wait_for
     except TimeoutError:
         await _refuse(ws, ErrorCode.NOT_AUTHENTICATED, "no hello in time", CloseCode.HELLO_TIMEOUT)
         return None
