@@ -1,4 +1,5 @@
-"""The bodies of the frames and records an answer produces, encoded straight from their values.
+"""The bodies of the frames and records an answer produces (self-paced at once, host-paced at
+the reveal), encoded straight from their values.
 
 An answer makes up to five JSON texts (its record, the progress, the result, the next question,
 the finish). Built as pydantic models and dumped, that was 49 µs per self-paced answer, a tenth

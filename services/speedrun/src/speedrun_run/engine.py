@@ -25,7 +25,6 @@ from redis.asyncio import Redis
 from speedrun_protocol.errors import CloseCode, ErrorCode
 from speedrun_protocol.events import CompletionMessage, run_channel
 from speedrun_protocol.frames import (
-    AnswerResultFrame,
     Distribution,
     LeaderboardEntry,
     QuestionRevealedFrame,
@@ -369,65 +368,43 @@ class Engine:
                 # Scored here, with the streak the participant had: it cannot change while the
                 # question is open, and nobody sees points before the reveal.
                 stored = AnswerRecord.model_validate_json(raw_answer)
-                score = score_answer(
-                    points=question.points,
-                    correct_options=question.correct,
-                    selected=stored.selected,
-                    elapsed_ms=stored.elapsed_ms,
-                    time_limit_ms=limit_ms,
-                    streak_before=before.streak,
-                )
-                record = stored.model_copy(
-                    update={
-                        "correct": score.correct,
-                        "points": score.points,
-                        "streak_bonus": score.streak_bonus,
-                    }
-                )
+                selected: list[int] | None = stored.selected
+                elapsed, answered_at = stored.elapsed_ms, stored.answered_at_ms
                 answered += 1
-                for option in record.selected:
+                for option in stored.selected:
                     counts[option] += 1
             else:
-                record = AnswerRecord(
-                    participant_id=pid,
-                    question_index=index,
-                    selected=[],
-                    correct=False,
-                    timed_out=True,
-                    points=0,
-                    elapsed_ms=limit_ms,
-                    answered_at_ms=now,
-                )
+                selected, elapsed, answered_at = None, limit_ms, now
                 timed_out += 1
-            correct += record.correct
+            score = score_answer(
+                points=question.points,
+                correct_options=question.correct,
+                selected=selected,
+                elapsed_ms=elapsed,
+                time_limit_ms=limit_ms,
+                streak_before=before.streak,
+            )
+            correct += score.correct
             after = before.model_copy(
                 update={
                     "current_question": index,
-                    "streak": before.streak + 1 if record.correct else 0,
+                    "streak": score.streak,
                     "answered_count": before.answered_count + 1,
-                    "correct_count": before.correct_count + record.correct,
-                    "score": before.score + record.points,
+                    "correct_count": before.correct_count + score.correct,
+                    "score": before.score + score.points,
                 }
             )
-            result = AnswerResultFrame(
-                question_index=index,
-                selected=record.selected,
-                correct=record.correct,
-                timed_out=record.timed_out,
-                correct_options=list(question.correct),
-                points=record.points,
-                streak_bonus=record.streak_bonus,
-                streak=after.streak,
-                score=after.score,
-                elapsed_ms=None if record.timed_out else record.elapsed_ms,
-            )
+            chosen = selected or []
+            shown = None if selected is None else elapsed
             groups += [
                 pid,
                 after.model_dump_json(),
-                record.points,
+                score.points,
                 field,
-                record.model_dump_json(),
-                frame_body(result),
+                bodies.answer_record(
+                    pid, index, chosen, score, elapsed, answered_at, timed_out=selected is None
+                ),
+                bodies.answer_result(index, chosen, score, question.correct, after.score, shown),
             ]
         distribution = Distribution(
             question_index=index,

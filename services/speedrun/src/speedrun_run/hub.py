@@ -175,7 +175,8 @@ class Conn:
         return False
 
     def send_event(self, seq: int, data: bytes) -> None:
-        """Write run event ``seq`` now unless this socket has it or is not live (a broadcast)."""
+        """Write run event ``seq`` now unless this socket has it or is not live (a broadcast:
+        the check of :meth:`takes` is inlined, one call less per socket)."""
         if self.active and seq > self.seq:
             self.seq = seq
             self.write(data)

@@ -108,7 +108,7 @@ def _send_lobby(room: Room, participant_count: int) -> None:
 async def send_answer_progress(engine: Engine, room: Room) -> None:
     """Host-paced: tell the run's local hosts how many have answered the open question, if that
     changed since the last time (answers emit no events: this reads the count; with no question
-    open, or a self-paced run, it is one read that sends nothing)."""
+    open it is one read that sends nothing)."""
     keys = RunKeys(room.speedrun_id)
     ((status, phase, current, count),) = await engine.batch.commands(
         ("HMGET", keys.meta, "status", "phase", "current_question", "participant_count")
@@ -132,9 +132,6 @@ async def send_moved(engine: Engine, room: Room) -> None:
     if not room.moved:
         return
     moved, room.moved = room.moved, set()
-    static = await engine.static(room.speedrun_id)
-    if static is None or not static.self_paced:
-        return  # host-paced: the host has answer progress and the board
     pids = sorted(moved)
     keys = RunKeys(room.speedrun_id)
     try:
@@ -181,8 +178,8 @@ async def run_leaderboards(engine: Engine, hub: Hub, interval_s: float, top: int
 
 
 async def update_due(engine: Engine, hub: Hub, interval_s: float, top: int) -> None:
-    """Update the dirty runs this instance holds sockets for, and the answer progress of those
-    with a host here.
+    """Update the dirty runs this instance holds sockets for, and tell the hosts here how their
+    run moved: answer progress (host-paced) or the participants who moved on (self-paced).
 
     A run of more than ``FULL_PACE_UP_TO`` participants is updated proportionally less often
     (every second at 10,000 with the default interval): an update writes to every socket, and
@@ -196,9 +193,12 @@ async def update_due(engine: Engine, hub: Hub, interval_s: float, top: int) -> N
         if room is None:
             continue
         try:
-            if speedrun_id in progress:
-                await send_answer_progress(engine, room)
+            static = await engine.static(speedrun_id) if speedrun_id in progress else None
+            if static is not None and static.self_paced:
                 await send_moved(engine, room)
+            elif static is not None:
+                room.moved.clear()  # the results of a reveal: the host has the board
+                await send_answer_progress(engine, room)
             if speedrun_id in dirty and loop.time() < room.board_due:
                 hub.dirty.add(speedrun_id)  # not due yet: at a later tick
             elif speedrun_id in dirty:
