@@ -269,7 +269,9 @@ class Stack:
             env, self.sink, cwd=self.data_dir,
         )  # fmt: skip
         self.signon = ManagedProcess(
-            "signon", self._uvicorn("speedrun_signon.app:create_app", self._ports["signon"]),
+            "signon",
+            [sys.executable, "-m", "speedrun_signon", "--host", "127.0.0.1",
+             "--port", str(self._ports["signon"])],
             env, self.sink, cwd=self.data_dir,
         )  # fmt: skip
         self.instances = [self._instance_process(i) for i in range(settings.speedrun_instances)]

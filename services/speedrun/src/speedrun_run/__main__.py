@@ -9,6 +9,7 @@ import contextlib
 from aiohttp import web
 
 from speedrun_protocol.logs import configure_logging
+from speedrun_protocol.runtime import tune_gc
 from speedrun_run.app import build_app
 from speedrun_run.config import get_settings
 
@@ -25,8 +26,10 @@ def main() -> None:
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    app = build_app(settings)
+    tune_gc()
     web.run_app(
-        build_app(settings),
+        app,
         host=args.host,
         port=args.port,
         shutdown_timeout=settings.shutdown_timeout_s,

@@ -16,7 +16,8 @@ import contextlib
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, Literal, TypeVar
 
 import orjson
 from pydantic import ValidationError
@@ -61,6 +62,8 @@ PROGRESS_CACHE = 100_000
 OPENED_CACHE = 100_000
 """Host-paced questions whose opening time an instance keeps (then it starts over)."""
 
+T = TypeVar("T")
+
 EndReason = Literal["completed", "ended_by_host", "abandoned"]
 
 
@@ -96,6 +99,24 @@ def _record(raw: str | None) -> ParticipantRecord | None:
     return ParticipantRecord.model_validate_json(raw) if raw else None
 
 
+class SingleFlight:
+    """Calls in progress, by key: a caller arriving while one runs awaits its result."""
+
+    def __init__(self) -> None:
+        """Start with no call in progress."""
+        self._running: dict[Hashable, asyncio.Future[Any]] = {}
+
+    async def run(self, key: Hashable, call: Callable[[], Awaitable[T]]) -> T:
+        """Return ``call()``'s result, shared with the callers of ``key`` meanwhile (its
+        exception too). A cancelled caller does not cancel the call the others await."""
+        running = self._running.get(key)
+        if running is None:
+            running = self._running[key] = asyncio.ensure_future(call())
+            running.add_done_callback(lambda _: self._running.pop(key, None))
+        result: T = await asyncio.shield(running)
+        return result
+
+
 class Engine:
     """The commands of every run, for one instance."""
 
@@ -121,8 +142,9 @@ class Engine:
         """Self-paced: the progress this instance last wrote (as stored, and parsed), per run and
         participant."""
         self.nicknames: dict[str, str] = {}
-        self._loading: dict[str, asyncio.Future[RunStatic | None]] = {}
-        """Runs whose config and questions are being read, for the callers that come meanwhile."""
+        self._flights = SingleFlight()
+        """Reads in progress that callers arriving meanwhile share (a run's questions, when a
+        question opened): a thousand answers arriving together make one read, not a thousand."""
 
     # -----------------------------------------------------------------------------------------
     # Plumbing
@@ -135,11 +157,7 @@ class Engine:
             self._static.move_to_end(speedrun_id)
             return cached
         # The first sockets of a run arrive together: one read and one parse serve them all.
-        loading = self._loading.get(speedrun_id)
-        if loading is None:
-            loading = self._loading[speedrun_id] = asyncio.ensure_future(self._load(speedrun_id))
-            loading.add_done_callback(lambda _: self._loading.pop(speedrun_id, None))
-        return await asyncio.shield(loading)
+        return await self._flights.run(("static", speedrun_id), lambda: self._load(speedrun_id))
 
     async def _load(self, speedrun_id: str) -> RunStatic | None:
         keys = RunKeys(speedrun_id)
@@ -611,6 +629,11 @@ class Engine:
         opened = self._opened.get((speedrun_id, index))
         if opened is not None:
             return opened
+        return await self._flights.run(
+            ("opened", speedrun_id, index), lambda: self._read_opened(speedrun_id, index)
+        )
+
+    async def _read_opened(self, speedrun_id: str, index: int) -> int:
         ((status, current, raw),) = await self.batch.commands(
             ("HMGET", RunKeys(speedrun_id).meta, "status", "current_question", "question_opened_ms")
         )
