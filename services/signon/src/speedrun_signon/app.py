@@ -15,7 +15,6 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from speedrun_aws import aws_client
 from speedrun_protocol.logs import configure_logging
-from speedrun_protocol.runtime import tune_gc
 from speedrun_signon.api.errors import install_error_handlers
 from speedrun_signon.api.routes import health_router, router
 from speedrun_signon.config import Settings, get_settings
