@@ -13,6 +13,7 @@ from speedrun_protocol.frames import (
     ParticipantsProgressFrame,
     ParticipantView,
     QuestionFrame,
+    RankFrame,
     decode_server_frame,
 )
 from speedrun_protocol.state import AnswerRecord, RunQuestion, frame_body
@@ -113,6 +114,9 @@ def test_host_views_and_replies_are_the_models(current: int | None, finished: bo
     same(
         bodies.participant_finished("p_1", 50),
         ParticipantFinishedFrame(participant_id="p_1", score=50),
+    )
+    assert decode_server_frame(bodies.rank(7, 3, 1200, 40)) == RankFrame(
+        seq=7, rank=3, score=1200, participant_count=40
     )
     accepted = bodies.with_seq(12, bodies.answer_accepted(1, [1, 3], 250))
     assert decode_server_frame(accepted) == AnswerAcceptedFrame(

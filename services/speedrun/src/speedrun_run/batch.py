@@ -35,6 +35,7 @@ class _Call:
     commands: Sequence[Command]
     future: asyncio.Future[Any]
     script: AsyncScript | None = None
+    raw: bool = False
 
 
 class RedisBatch:
@@ -46,9 +47,10 @@ class RedisBatch:
         self._pending: list[_Call] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def commands(self, *commands: Command) -> list[Any]:
-        """Run some commands (not atomically with each other); return their replies in order."""
-        replies: list[Any] = await self._add(_Call(commands, self._future()))
+    async def commands(self, *commands: Command, raw: bool = False) -> list[Any]:
+        """Run some commands (not atomically with each other); return their replies in order
+        (``raw``: as Redis sent them, without the client's conversions, e.g. of scores)."""
+        replies: list[Any] = await self._add(_Call(commands, self._future(), raw=raw))
         return replies
 
     async def script(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
@@ -76,8 +78,9 @@ class RedisBatch:
         if not calls:
             return
         commands = [command for call in calls for command in call.commands]
+        converted = [not call.raw for call in calls for _ in call.commands]
         try:
-            replies = await self._round_trip(commands)
+            replies = await self._round_trip(commands, converted)
         except asyncio.CancelledError:
             for call in calls:
                 call.future.cancel()
@@ -120,8 +123,9 @@ class RedisBatch:
                 return
             await self._send(unknown, reload=False)
 
-    async def _round_trip(self, commands: list[Command]) -> list[Any]:
-        """Send ``commands`` in one write; return each reply (an error reply as its exception).
+    async def _round_trip(self, commands: list[Command], converted: list[bool]) -> list[Any]:
+        """Send ``commands`` in one write; return each reply (an error reply as its exception),
+        converted by the client's reply callback where ``converted`` says so.
 
         A connection that fails is dropped and the batch sent again on a fresh one, with the
         client's retry policy, as redis-py's own pipeline does (a pooled connection that died
@@ -138,13 +142,13 @@ class RedisBatch:
                 async with asyncio.timeout(conn.socket_timeout):
                     await conn.send_packed_command(packed)
                     replies: list[Any] = []
-                    for command in commands:
+                    for command, convert in zip(commands, converted, strict=True):
                         try:
                             reply = await conn.read_response(timeout=math.inf)
                         except ResponseError as exc:
                             replies.append(exc)
                             continue
-                        callback = callbacks.get(command[0])
+                        callback = callbacks.get(command[0]) if convert else None
                         replies.append(reply if callback is None else callback(reply))
                     return replies
             except TimeoutError as exc:

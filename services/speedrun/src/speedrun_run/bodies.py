@@ -129,6 +129,15 @@ def participants_progress(seq: int, participants: list[dict[str, object]]) -> st
     return _text({"seq": seq, "type": "participants_progress", "participants": participants})
 
 
+def rank(seq: int, rank: int, score: int, participant_count: int) -> str:
+    """A ``rank`` frame (a view: it carries the socket's last ``seq``); a leaderboard update of a
+    large self-paced run sends thousands, nearly all different."""
+    return (
+        f'{{"seq":{seq},"type":"rank","rank":{rank},"score":{score},'
+        f'"participant_count":{participant_count}}}'
+    )
+
+
 def participant_finished(participant_id: str, score: int) -> str:
     """A ``participant_finished`` frame body."""
     return _text({"type": "participant_finished", "participant_id": participant_id, "score": score})

@@ -5,8 +5,10 @@ The listener marks a run dirty when an event may have changed its scores; at mos
 once) and each local participant whose rank, score or the participant count changed gets a
 :class:`RankFrame`. One update costs two Redis commands whatever the number of participants: the
 run's status and count, then the whole board (``ZREVRANGE … WITHSCORES``), from which the top and
-every local participant's rank (a bisection) are cut — one command of N entries rather than one
-``ZCOUNT`` per distinct score, which at 10,000 players with time-based points is thousands.
+every local participant's rank are cut in one pass — one command of N entries rather than one
+``ZCOUNT`` per distinct score, which at 10,000 players with time-based points is thousands. The
+board is read raw (no per-entry conversion by the client) and rank frames are encoded without
+pydantic: at 10,000 players nearly every rank changes between two updates.
 
 While a host-paced question is open, the run's local hosts get an :class:`AnswerProgressFrame`
 (answered of total) at the same pace when it changed: an answer itself emits no event. In a
@@ -26,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from bisect import bisect_left
 from collections.abc import Iterable
 
 import orjson
@@ -36,7 +37,6 @@ from speedrun_protocol.frames import (
     AnswerProgressFrame,
     LeaderboardFrame,
     LobbyFrame,
-    RankFrame,
 )
 from speedrun_protocol.state import RunKeys
 from speedrun_run import bodies
@@ -62,17 +62,20 @@ async def update_room(engine: Engine, room: Room, top: int) -> int:
         return int(count or 0)
     if status != "running":
         return 0  # run_finished carries the final board
-    board_rows: list[tuple[str, float]] = await engine.redis.zrevrange(  # type: ignore[assignment]
-        keys.scores, 0, -1, withscores=True
-    )
-    rows = board_rows[:top]
-    everyone = dict(board_rows)
-    scores = {pid: everyone[pid] for pid in room.participants if pid in everyone}
-    # Rank = 1 + how many scores are strictly higher: a bisection of the whole board.
-    ascending = [-score for _, score in board_rows]
-    rank_of = {score: 1 + bisect_left(ascending, -score) for score in set(scores.values())}
-    entries = await engine.entries(room.speedrun_id, rows)
+    # The whole board, as Redis sends it: [pid, score, pid, score, ...] best first.
+    (flat,) = await engine.batch.commands(("ZREVRANGE", keys.scores, 0, -1, "WITHSCORES"), raw=True)
+    rows = [(flat[i], float(flat[i + 1])) for i in range(0, min(len(flat), 2 * top), 2)]
     participant_count = int(count or 0)
+    # Rank = 1 + how many scores are strictly higher: the position of a score's first holder.
+    local = room.participants
+    states: dict[str, tuple[int, int, int]] = {}
+    rank, previous = 0, None
+    for position, (pid, score) in enumerate(zip(flat[::2], flat[1::2], strict=True), start=1):
+        if score != previous:  # equal scores are equal texts
+            rank, previous = position, score
+        if pid in local:
+            states[pid] = (rank, int(float(score)), participant_count)
+    entries = await engine.entries(room.speedrun_id, rows)
     seq = room.last_seq or 0
     board = ws_frame(
         LeaderboardFrame(
@@ -82,19 +85,15 @@ async def update_room(engine: Engine, room: Room, top: int) -> int:
     _write_all(room.hosts, board)
     # A participant whose rank changed gets the board and its rank frame in one write.
     with_rank: dict[tuple[int, int, int], bytes] = {}
-    for pid, target in room.participants.items():
-        score = scores.get(pid)
-        state = None if score is None else (rank_of[score], int(score), participant_count)
+    for pid, target in local.items():
+        state = states.get(pid)
         if state is None or target.rank == state:
             target.write(board)
             continue
         target.rank = state
         data = with_rank.get(state)
         if data is None:
-            rank = RankFrame(
-                seq=seq, rank=state[0], score=state[1], participant_count=participant_count
-            )
-            data = with_rank[state] = board + ws_frame(rank.model_dump_json())
+            data = with_rank[state] = board + ws_frame(bodies.rank(seq, *state))
         target.write(data)
     return participant_count
 
