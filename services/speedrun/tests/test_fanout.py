@@ -214,7 +214,7 @@ async def test_leaderboard_update_costs_two_commands_and_ranks_only_on_change(
     sync.hset(keys.meta, "status", "running")
     for i, pid in enumerate(run.pids):
         sync.zadd(keys.scores, {pid: (i % 3) * 1000})
-    client = Redis.from_url(redis_url, decode_responses=True)
+    client = Redis.from_url(redis_url, decode_responses=True, protocol=2)  # as the app
     engine = Engine(client, "i-t", 30, 600)
     room = Room(run.speedrun_id)
     room.last_seq = 40
@@ -257,7 +257,7 @@ async def test_a_large_run_gets_its_leaderboard_less_often_and_stays_due(runs, r
     # GIVEN two running runs, one of 10,000 participants (as counted) and one of 2, both dirty,
     # each with a socket here
     sync = redis.Redis.from_url(redis_url, decode_responses=True)
-    client = Redis.from_url(redis_url, decode_responses=True)
+    client = Redis.from_url(redis_url, decode_responses=True, protocol=2)  # as the app
     hub = Hub(client, RedisBatch(client), "i-t", replay_limit=100)
     engine = Engine(client, "i-t", 30, 600)
     rooms = {}
@@ -297,7 +297,7 @@ async def test_a_large_run_gets_its_leaderboard_less_often_and_stays_due(runs, r
 async def test_the_first_sockets_of_a_run_share_one_read_of_its_questions(runs, redis_url) -> None:
     run = runs.create("self-paced")
     sync = redis.Redis.from_url(redis_url, decode_responses=True)
-    client = Redis.from_url(redis_url, decode_responses=True)
+    client = Redis.from_url(redis_url, decode_responses=True, protocol=2)  # as the app
     engine = Engine(client, "i-t", 30, 600)
     sync.config_resetstat()
     loaded = await asyncio.gather(*(engine.static(run.speedrun_id) for _ in range(50)))
