@@ -69,8 +69,8 @@ def ws_frame(frame: str) -> bytes:
     return bytes((0x81, 127)) + size.to_bytes(8, "big") + payload
 
 
-Entry = tuple[int, str, str, bytes, str]
-"""A delivered run event: seq, audience, participant id, the frame on the wire, close."""
+Entry = tuple[int, str, str, str, str]
+"""A delivered run event: seq, audience, participant id, the frame, close."""
 
 
 def frame_type(frame: str) -> str:
@@ -307,7 +307,7 @@ class Hub:
             entries = await self._read_stream(conn.speedrun_id, seq + 1, None)
             for seq_i, audience, pid, frame, close in entries:
                 seq = seq_i
-                _replay(conn, seq_i, audience, pid, ws_frame(frame), close)
+                _replay(conn, seq_i, audience, pid, frame, close)
             if not entries or (len(entries) < self.replay_limit and room.last_seq is None):
                 break
         room.pending.discard(conn)
@@ -375,11 +375,13 @@ class Hub:
             try:
                 # Blocks without a timer (a timer per message was a tenth of the instance's time);
                 # the client speaks RESP2, where a subscribe meanwhile goes through (app.py).
-                message = await self.pubsub.get_message(
-                    ignore_subscribe_messages=True, timeout=None
-                )
-                if message is not None:
-                    await self._on_message(message["channel"], message["data"])
+                # A run's message is taken as it comes ([kind, channel, data]); only the
+                # subscription replies go through redis-py's bookkeeping (handle_message).
+                response = await self.pubsub.parse_response(block=True, timeout=None)
+                if response and response[0] == "message":
+                    await self._on_message(response[1], response[2])
+                elif response:
+                    await self.pubsub.handle_message(response, ignore_subscribe_messages=True)
             except asyncio.CancelledError:
                 raise
             except (RedisError, ConnectionError, OSError):
@@ -427,23 +429,26 @@ class Hub:
         close: str,
     ) -> None:
         """Deliver one event: to one socket (a participant, the hosts), held until the end of the
-        loop turn with the socket's other frames; a broadcast is written at once."""
+        loop turn with the socket's other frames; a broadcast is written at once. An event for a
+        participant whose socket is elsewhere is only kept in the recent events (every instance
+        sees every event of its runs)."""
         if room.last_seq is None or seq > room.last_seq:
             room.last_seq = seq
-        data = ws_frame(frame)
-        room.recent.append((seq, audience, pid, data, close))
+        room.recent.append((seq, audience, pid, frame, close))
         kind = frame_type(frame)
         if audience == "participant":
             conn = room.participants.get(pid)
             if conn is not None and conn.takes(seq):
-                conn.write_soon(data)
+                conn.write_soon(ws_frame(frame))
             if room.hosts and kind in PROGRESS_EVENTS:
                 room.moved.add(pid)
         elif audience == "host":
+            data = ws_frame(frame)
             for conn in room.hosts:
                 if conn.takes(seq):
                     conn.write_soon(data)
         else:
+            data = ws_frame(frame)
             # A broadcast is written at once (after what each socket holds, which keeps the order):
             # its recipients are many and holding is for one socket's frames.
             recipients = room.participants.values() if audience == "participants" else room.conns()
@@ -496,10 +501,10 @@ def _wants(conn: Conn, audience: str, pid: str) -> bool:
     return conn.participant_id == pid
 
 
-def _replay(conn: Conn, seq: int, audience: str, pid: str, data: bytes, close: str) -> None:
+def _replay(conn: Conn, seq: int, audience: str, pid: str, frame: str, close: str) -> None:
     """Send a socket that is not live yet one event it missed, if it is in the audience."""
     if _wants(conn, audience, pid):
-        conn.write(data)
+        conn.send(frame)
         _close_if(conn, close, pid)
 
 
