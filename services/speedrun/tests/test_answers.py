@@ -132,3 +132,35 @@ async def test_a_remembered_progress_gone_stale_is_read_again_not_double_counted
     assert await redis_a.hlen(keys.answers) == 3
     await redis_a.aclose()
     await redis_b.aclose()
+
+
+@pytest.mark.parametrize("mode", ["self-paced", "host-paced"])
+async def test_an_answer_that_races_a_kick_is_refused_and_changes_nothing(
+    runs, redis_url, mode
+) -> None:
+    # GIVEN a started run in which ann's instance still believes she plays (it remembers her
+    # progress, self-paced, or knows the open question, host-paced; cy has not answered, so the
+    # question stays open)
+    run = runs.create(mode, nicknames=("ann", "bob", "cy"), count=3)
+    ann, bob, _ = run.pids
+    client = Redis.from_url(redis_url, decode_responses=True)
+    engine = Engine(client, "i-a", grace_s=30, host_grace_s=600)
+    now = int(time.time() * 1000)
+    for pid in run.pids:
+        await engine.connect(run.speedrun_id, pid, f"i-a|{pid}", now)
+    await engine.start(run.speedrun_id, now)
+    await engine.answer(run.speedrun_id, bob, 0, [0], now + 100)
+    if mode == "self-paced":
+        await engine.answer(run.speedrun_id, ann, 0, [0], now + 100)
+
+    # WHEN the host kicks her and her answer arrives after the kick
+    await engine.kick(run.speedrun_id, ann, now + 150)
+    before = answers_and_score(redis_url, run.speedrun_id, ann)
+    index = 1 if mode == "self-paced" else 0
+    with pytest.raises(Rejected) as refused:
+        await engine.answer(run.speedrun_id, ann, index, [1], now + 200)
+
+    # THEN it is refused as kicked and recorded nowhere
+    assert refused.value.code == ErrorCode.KICKED
+    assert answers_and_score(redis_url, run.speedrun_id, ann) == before == (before[0], None)
+    await client.aclose()

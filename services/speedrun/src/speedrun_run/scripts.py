@@ -95,6 +95,12 @@ local function is_kicked(pid)
   return cjson.decode(rec)['kicked'] == true
 end
 
+-- the answer paths' cheaper check: joined and not kicked is on the leaderboard (sign-on adds
+-- everyone with 0 points, a kick removes them), one lookup instead of decoding the record
+local function on_board(pid)
+  return redis.call('ZSCORE', SCORES, pid) ~= false
+end
+
 local function is_finished(progress_json)
   local v = cjson.decode(progress_json)['finished_at_ms']
   return v ~= nil and v ~= cjson.null
@@ -178,9 +184,7 @@ SELF_RESOLVE = r"""
 -- (the host hears of the step from the result event: see the hub's participants_progress)
 local pid, q = ARGV[6], ARGV[7]
 if redis.call('HGET', META, 'status') ~= 'running' then return {'wrong_state'} end
-local kicked = is_kicked(pid)
-if kicked == nil then return {'unknown'} end
-if kicked then return {'kicked'} end
+if not on_board(pid) then return {'kicked'} end
 if (redis.call('HGET', PROGRESS, pid) or '') ~= ARGV[8] then return {'stale'} end
 local field = pid .. ':' .. q
 if redis.call('HEXISTS', ANSWERS, field) == 1 then return {'answered'} end
@@ -244,15 +248,14 @@ local m = redis.call('HMGET', META, 'status', 'phase', 'current_question',
                      'question_deadline_ms')
 if m[1] ~= 'running' or m[3] ~= q then return {'not_open'} end
 if m[2] ~= 'question' or tonumber(NOW) > tonumber(m[4]) then return {'late'} end
-local kicked = is_kicked(pid)
-if kicked == nil then return {'unknown'} end
-if kicked then return {'kicked'} end
+if not on_board(pid) then return {'kicked'} end
 local field = pid .. ':' .. q
 if redis.call('HEXISTS', ANSWERS, field) == 1 then return {'answered'} end
 redis.call('HSET', ANSWERS, field, ARGV[8])
 redis.call('HINCRBY', QSTATS, q .. ':answered', 1)
 redis.call('SREM', PENDING, pid)
-maybe_all_answered()
+-- maybe_all_answered, knowing the question is open and has this answer
+if redis.call('SCARD', PENDING) == 0 then close_question(q, 'all_answered') end
 touch_after_answer()
 return {'ok'}
 """
