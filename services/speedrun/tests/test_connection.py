@@ -5,6 +5,7 @@ from __future__ import annotations
 import aiohttp
 import redis
 from aiohttp.test_utils import TestServer
+from redis.asyncio import Redis
 
 from speedrun_protocol.frames import (
     MAX_FRAME_BYTES,
@@ -23,6 +24,8 @@ from speedrun_protocol.state import ParticipantRecord, RunKeys
 from speedrun_protocol.tokens import issue_token
 from speedrun_run.app import build_app
 from speedrun_run.client import RunClient
+from speedrun_run.engine import Engine
+from speedrun_run.scripts import instance_conns_key
 
 SECRET = "test-secret-for-speedrun-engine-0123456789"
 
@@ -243,3 +246,31 @@ async def test_connect_while_draining_is_refused(pair, runs, session) -> None:
         raise AssertionError("the upgrade should have been refused")
     except aiohttp.WSServerHandshakeError as exc:
         assert exc.status == 503
+
+
+async def test_an_instance_lists_a_connection_until_it_leaves_and_not_a_replaced_one(
+    runs, redis_url
+) -> None:
+    # GIVEN ann connected through instance i-a: her presence and i-a's list of connections
+    # (another instance releases the presences of a dead one from that list) name the socket
+    run = runs.create("host-paced", nicknames=("ann",))
+    (ann,) = run.pids
+    client = Redis.from_url(redis_url, decode_responses=True)
+    engine = Engine(client, "i-a", grace_s=30, host_grace_s=600)
+    listed, field = instance_conns_key("i-a"), f"{run.speedrun_id}|{ann}"
+    presence = RunKeys(run.speedrun_id).presence
+    await engine.connect(run.speedrun_id, ann, "i-a|c1")
+    assert await client.hget(listed, field) == "i-a|c1"
+
+    # WHEN she connects again and the replaced socket leaves afterwards
+    await engine.connect(run.speedrun_id, ann, "i-a|c2")
+    await engine.disconnect(run.speedrun_id, ann, "i-a|c1")
+
+    # THEN the new socket stays listed and present
+    assert await client.hget(listed, field) == "i-a|c2"
+    assert await client.hget(presence, ann) == "i-a|c2"
+    # AND once it leaves too, both are gone
+    await engine.disconnect(run.speedrun_id, ann, "i-a|c2")
+    assert await client.hget(listed, field) is None
+    assert await client.hget(presence, ann) is None
+    await client.aclose()

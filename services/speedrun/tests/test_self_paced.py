@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import redis
+from redis.asyncio import Redis
 
 from speedrun_protocol.frames import (
     AnswerFrame,
@@ -16,6 +19,7 @@ from speedrun_protocol.frames import (
 )
 from speedrun_protocol.state import RUN_TTL_S, AnswerRecord, ParticipantProgress, RunKeys
 from speedrun_run.client import RunClient
+from speedrun_run.engine import Engine
 from speedrun_run.scoring import score_answer
 from speedrun_run.scripts import OUTBOX_KEY, script_keys
 
@@ -150,3 +154,33 @@ async def test_self_paced_run_over_two_instances_scores_and_finishes(
     assert ann_progress.finished_at_ms is not None
     assert r.zscore(keys.scores, ann_id) == totals[ann]
     assert r.zscore(OUTBOX_KEY, run.speedrun_id) is not None
+
+
+async def test_a_participant_who_joins_after_the_start_gets_question_one_once(
+    runs, redis_url
+) -> None:
+    # GIVEN a self-paced run started with ann
+    run = runs.create("self-paced", nicknames=("ann",), count=3)
+    (ann,) = run.pids
+    keys = RunKeys(run.speedrun_id)
+    client = Redis.from_url(redis_url, decode_responses=True)
+    engine = Engine(client, "i-a", grace_s=30, host_grace_s=600)
+    now = int(time.time() * 1000)
+    await engine.connect(run.speedrun_id, ann, "i-a|a1", now)
+    await engine.start(run.speedrun_id, now)
+
+    # WHEN bob joins afterwards and connects
+    bob = runs.join(run, "bob")
+    await engine.connect(run.speedrun_id, bob, "i-a|b1", now + 1000)
+
+    # THEN question 1 is issued to him from then on, and he counts as playing
+    raw = await client.hget(keys.progress, bob)
+    progress = ParticipantProgress.model_validate_json(raw)
+    assert (progress.current_question, progress.issued_at_ms) == (0, now + 1000)
+    assert await client.hget(keys.meta, "playing_count") == "2"
+    # AND connecting again later does not issue it again
+    await engine.disconnect(run.speedrun_id, bob, "i-a|b1", now + 2000)
+    await engine.connect(run.speedrun_id, bob, "i-a|b2", now + 3000)
+    assert await client.hget(keys.progress, bob) == raw
+    assert await client.hget(keys.meta, "playing_count") == "2"
+    await client.aclose()

@@ -196,9 +196,14 @@ class Engine:
             raise RunGone()
         return static
 
-    async def _script(self, name: str, speedrun_id: str, now: int, *args: Any) -> list[Any]:
+    async def _script(
+        self, name: str, speedrun_id: str, now: int, *args: Any, instance: str | None = None
+    ) -> list[Any]:
+        keys = script_keys(RunKeys(speedrun_id))
+        if instance is not None:
+            keys.append(instance_conns_key(instance))  # KEYS[16] of connect and disconnect
         common = [run_channel(speedrun_id), speedrun_id, EVENT_LOG_MAXLEN, RUN_TTL_S, now]
-        return await self.scripts.run(name, script_keys(RunKeys(speedrun_id)), [*common, *args])
+        return await self.scripts.run(name, keys, [*common, *args])
 
     async def nickname_map(self, speedrun_id: str, pids: list[str]) -> dict[str, str]:
         """Return the nicknames of some participants (cached: a nickname never changes)."""
@@ -858,26 +863,23 @@ class Engine:
         at = now if now is not None else now_ms()
         # The script also records the presence under this instance's connections, so that
         # another instance can release it if this one dies.
-        keys = [*script_keys(RunKeys(speedrun_id)), instance_conns_key(value.partition("|")[0])]
-        common = [run_channel(speedrun_id), speedrun_id, EVENT_LOG_MAXLEN, RUN_TTL_S, at]
-        reply = await self.scripts.run("connect", keys, [*common, who, value])
+        instance = value.partition("|")[0]
+        reply = await self._script("connect", speedrun_id, at, who, value, instance=instance)
         if reply[0] == "unknown":
             raise Rejected(
                 ErrorCode.INVALID_TOKEN, "no such participant in this run", CloseCode.INVALID_TOKEN
             )
         if reply[0] == "kicked":
             raise Rejected(ErrorCode.KICKED, "removed by the host", CloseCode.KICKED)
-        if static.self_paced and who != "host":
+        if static.self_paced and who != "host" and reply[2] == "running" and not reply[3]:
             await self._issue_first(static, speedrun_id, who, at)
         return str(reply[1])
 
     async def _issue_first(
         self, static: RunStatic, speedrun_id: str, participant_id: str, now: int
     ) -> None:
-        keys = RunKeys(speedrun_id)
-        status, raw_progress = await self._pair_meta(keys, participant_id)
-        if status != "running" or raw_progress is not None:
-            return
+        """Self-paced: question 1 for a participant who joined after the start (the script
+        re-checks that the run is running and they have no progress yet)."""
         progress, body, due = self._issue(static, ParticipantProgress(), 0, now)
         await self._script(
             "self_issue_first",
@@ -890,12 +892,6 @@ class Engine:
             due,
         )
 
-    async def _pair_meta(self, keys: RunKeys, participant_id: str) -> tuple[str | None, str | None]:
-        status, raw = await self.batch.commands(
-            ("HGET", keys.meta, "status"), ("HGET", keys.progress, participant_id)
-        )
-        return status, raw
-
     async def disconnect(
         self, speedrun_id: str, who: str, value: str, now: int | None = None
     ) -> None:
@@ -904,9 +900,7 @@ class Engine:
         if static is None:
             return
         at = now if now is not None else now_ms()
-        await self.scripts.compare_and_delete(
-            keys=[instance_conns_key(value.partition("|")[0])], args=[f"{speedrun_id}|{who}", value]
-        )
+        # The script also forgets the connection in this instance's list, in the same trip.
         await self._script(
             "disconnect",
             speedrun_id,
@@ -916,6 +910,7 @@ class Engine:
             at + self.grace_ms,
             at + self.host_grace_ms,
             static.config.mode,
+            instance=value.partition("|")[0],
         )
 
     async def host_gone(self, speedrun_id: str, now: int | None = None) -> None:

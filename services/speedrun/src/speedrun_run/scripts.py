@@ -354,7 +354,8 @@ return {'ok'}
 
 CONNECT = r"""
 -- KEYS 16 the connecting instance's connections; ARGV 6 who ('host' or a participant id),
--- 7 presence value
+-- 7 presence value. Returns ok, the presence replaced or '', and for a participant the run's
+-- status and whether they have progress (self-paced: whether they still need question 1).
 local who = ARGV[6]
 if who ~= 'host' then
   local kicked = is_kicked(who)
@@ -379,12 +380,16 @@ if m[1] == 'running' and m[2] == 'question' and m[3]
    and redis.call('HEXISTS', ANSWERS, who .. ':' .. m[3]) == 0 then
   redis.call('SADD', PENDING, who)
 end
-return {'ok', old or ''}
+return {'ok', old or '', m[1] or '', redis.call('HEXISTS', PROGRESS, who)}
 """
 
 DISCONNECT = r"""
--- ARGV 6 who, 7 presence value, 8 participant grace due, 9 host grace due, 10 mode
+-- KEYS 16 the instance's connections; ARGV 6 who, 7 presence value, 8 participant grace due,
+-- 9 host grace due, 10 mode
 local who = ARGV[6]
+if redis.call('HGET', KEYS[16], SID .. '|' .. who) == ARGV[7] then
+  redis.call('HDEL', KEYS[16], SID .. '|' .. who)
+end
 if redis.call('HGET', PRESENCE, who) ~= ARGV[7] then return {'replaced'} end
 redis.call('HDEL', PRESENCE, who)
 local m = redis.call('HMGET', META, 'status', 'phase')
@@ -462,14 +467,6 @@ end
 return 0
 """
 
-COMPARE_AND_DELETE = r"""
--- KEYS 1 a hash; ARGV 1 field, 2 value: delete the field only if it still holds the value
-if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
-  return redis.call('HDEL', KEYS[1], ARGV[1])
-end
-return 0
-"""
-
 _RUN_SCRIPTS = {
     "self_start": SELF_START,
     "self_issue_first": SELF_ISSUE_FIRST,
@@ -516,7 +513,6 @@ class Scripts:
         self.snapshot = redis.register_script(SNAPSHOT)
         self.claim = redis.register_script(CLAIM)
         self.ack = redis.register_script(ACK)
-        self.compare_and_delete = redis.register_script(COMPARE_AND_DELETE)
 
     async def run(self, name: str, keys: list[str], args: list[Any]) -> list[Any]:
         """Run one run script and return its reply (first element: ``ok`` or a refusal)."""
