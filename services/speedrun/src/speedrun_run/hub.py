@@ -377,11 +377,13 @@ class Hub:
                 # the client speaks RESP2, where a subscribe meanwhile goes through (app.py).
                 # A run's message is taken as it comes ([kind, channel, data]); only the
                 # subscription replies go through redis-py's bookkeeping (handle_message).
-                response = await self.pubsub.parse_response(block=True, timeout=None)
+                response = await self.pubsub.parse_response(block=True)
                 if response and response[0] == "message":
                     await self._on_message(response[1], response[2])
                 elif response:
-                    await self.pubsub.handle_message(response, ignore_subscribe_messages=True)
+                    await self.pubsub.handle_message(  # type: ignore[no-untyped-call]
+                        response, ignore_subscribe_messages=True
+                    )
             except asyncio.CancelledError:
                 raise
             except (RedisError, ConnectionError, OSError):
