@@ -66,7 +66,8 @@ async def update_room(engine: Engine, room: Room, top: int) -> int:
         return int(count or 0)
     if status != "running":
         return 0  # run_finished carries the final board
-    # The whole board, as Redis sends it: [pid, score, pid, score, ...] best first.
+    # The whole board as Redis sends it in RESP2 (app.py): [pid, score, pid, score, ...] best
+    # first, the scores as texts.
     (flat,) = await engine.batch.commands(("ZREVRANGE", keys.scores, 0, -1, "WITHSCORES"), raw=True)
     rows = [(flat[i], float(flat[i + 1])) for i in range(0, min(len(flat), 2 * top), 2)]
     participant_count = int(count or 0)
