@@ -8,6 +8,7 @@ reaches the SQS queue.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -40,17 +41,23 @@ SECRET = "test-secret-for-speedrun-engine-0123456789"
 class Proc:
     """A speedrun instance in its own process."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], port: int) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], port: int, name: str) -> None:
         self.proc = proc
         self.port = port
+        self.name = name
 
     @property
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/speedrun"
 
     def healthy(self) -> bool:
+        """This instance (not another one that took the port first) answers on its port."""
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as r:
-            return r.status == 200
+            return r.status == 200 and json.loads(r.read())["instance"] == self.name
+
+    def settled(self) -> bool:
+        """Healthy, or exited (it could not bind its port)."""
+        return self.proc.poll() is not None or self.healthy()
 
 
 @pytest.fixture
@@ -60,12 +67,20 @@ def spawn(redis_url: str) -> Iterator[Callable[..., list[Proc]]]:
     def start(*names: str, queue_url: str = "") -> list[Proc]:
         """Start instances side by side, then wait until every one is healthy."""
         started = [launch(name, queue_url) for name in names]
-        for instance in started:
-            wait_until(instance.healthy, timeout=30, what=f"instance on {instance.port}")
+        for index, instance in enumerate(started):
+            for _ in range(3):
+                wait_until(instance.settled, timeout=30, what=f"instance on {instance.port}")
+                if instance.proc.poll() is None:
+                    break
+                # its port was taken between choosing and binding it: again, on another
+                instance = started[index] = launch(instance.name, queue_url)
+            assert instance.proc.poll() is None, f"instance {instance.name} does not start"
         return started
 
     def launch(name: str, queue_url: str) -> Proc:
         port = free_port()
+        while port in {p.port for p in procs}:  # a port just freed may be handed out again
+            port = free_port()
         env = {
             **os.environ,
             "REDIS_URL": redis_url,
@@ -82,7 +97,7 @@ def spawn(redis_url: str) -> Iterator[Callable[..., list[Proc]]]:
             [sys.executable, "-m", "speedrun_run", "--host", "127.0.0.1", "--port", str(port)],
             env=env,
         )
-        instance = Proc(proc, port)
+        instance = Proc(proc, port, name)
         procs.append(instance)
         return instance
 
