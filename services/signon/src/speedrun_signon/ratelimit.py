@@ -33,8 +33,7 @@ end
 local function take(key, limit, window_s)
   local count = redis.call('INCR', key)
   if count == 1 then redis.call('EXPIRE', key, window_s) end
-  if count > tonumber(limit) then return math.max(redis.call('TTL', key), 1) end
-  return 0
+  return retry_after(key, count - 1, limit)
 end
 """
 """Lua functions the run store's scripts include: ``retry_after`` checks a window (its ``used``

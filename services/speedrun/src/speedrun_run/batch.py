@@ -78,9 +78,14 @@ class RedisBatch:
         if not calls:
             return
         commands = [command for call in calls for command in call.commands]
-        converted = [not call.raw for call in calls for _ in call.commands]
+        known = self.redis.response_callbacks
+        callbacks = [
+            None if call.raw else known.get(command[0])
+            for call in calls
+            for command in call.commands
+        ]
         try:
-            replies = await self._round_trip(commands, converted)
+            replies = await self._round_trip(commands, callbacks)
         except asyncio.CancelledError:
             for call in calls:
                 call.future.cancel()
@@ -123,9 +128,9 @@ class RedisBatch:
                 return
             await self._send(unknown, reload=False)
 
-    async def _round_trip(self, commands: list[Command], converted: list[bool]) -> list[Any]:
+    async def _round_trip(self, commands: list[Command], callbacks: list[Any]) -> list[Any]:
         """Send ``commands`` in one write; return each reply (an error reply as its exception),
-        converted by the client's reply callback where ``converted`` says so.
+        converted by its command's callback where it has one (the client's reply callbacks).
 
         A connection that fails is dropped and the batch sent again on a fresh one, with the
         client's retry policy, as redis-py's own pipeline does (a pooled connection that died
@@ -134,7 +139,6 @@ class RedisBatch:
         pool = self.redis.connection_pool
         conn = await pool.get_connection()  # type: ignore[no-untyped-call]
         packed = b"".join(map(hiredis.pack_command, commands))
-        callbacks = self.redis.response_callbacks
 
         async def exchange() -> list[Any]:
             # One deadline for the whole batch (the client's socket timeout), not one per reply.
@@ -142,13 +146,12 @@ class RedisBatch:
                 async with asyncio.timeout(conn.socket_timeout):
                     await conn.send_packed_command(packed)
                     replies: list[Any] = []
-                    for command, convert in zip(commands, converted, strict=True):
+                    for callback in callbacks:
                         try:
                             reply = await conn.read_response(timeout=math.inf)
                         except ResponseError as exc:
                             replies.append(exc)
                             continue
-                        callback = callbacks.get(command[0]) if convert else None
                         replies.append(reply if callback is None else callback(reply))
                     return replies
             except TimeoutError as exc:

@@ -48,7 +48,7 @@ from speedrun_run.batch import RedisBatch
 from speedrun_run.bodies import QuestionBodies
 from speedrun_run.clock import now_ms
 from speedrun_run.errors import Contended, Rejected, RunGone, RunLost
-from speedrun_run.scoring import score_answer
+from speedrun_run.scoring import Score, score_answer
 from speedrun_run.scripts import Scripts, instance_conns_key, script_keys
 
 logger = logging.getLogger(__name__)
@@ -97,6 +97,20 @@ def _open_for(progress: ParticipantProgress, index: int) -> bool:
 
 def _record(raw: str | None) -> ParticipantRecord | None:
     return ParticipantRecord.model_validate_json(raw) if raw else None
+
+
+def _score(
+    question: RunQuestion, selected: list[int] | None, elapsed_ms: int, streak_before: int
+) -> Score:
+    """Score an answer to ``question`` (None: a time-out) with the run's rule."""
+    return score_answer(
+        points=question.points,
+        correct_options=question.correct,
+        selected=selected,
+        elapsed_ms=elapsed_ms,
+        time_limit_ms=question.time_limit_s * 1000,
+        streak_before=streak_before,
+    )
 
 
 class SingleFlight:
@@ -399,14 +413,7 @@ class Engine:
             else:
                 selected, elapsed, answered_at = None, limit_ms, now
                 timed_out += 1
-            score = score_answer(
-                points=question.points,
-                correct_options=question.correct,
-                selected=selected,
-                elapsed_ms=elapsed,
-                time_limit_ms=limit_ms,
-                streak_before=before.streak,
-            )
+            score = _score(question, selected, elapsed, before.streak)
             correct += score.correct
             after = before.model_copy(
                 update={
@@ -611,14 +618,7 @@ class Engine:
         question = static.questions[index]
         elapsed = max(0, now - opened)
         # Recorded now, scored at the reveal with the streak (see _settle): one round trip.
-        score = score_answer(
-            points=question.points,
-            correct_options=question.correct,
-            selected=selected,
-            elapsed_ms=elapsed,
-            time_limit_ms=question.time_limit_s * 1000,
-            streak_before=0,
-        )
+        score = _score(question, selected, elapsed, streak_before=0)
         chosen = sorted(selected)
         record = bodies.answer_record(participant_id, index, chosen, score, elapsed, now)
         reply = await self._script("host_answer", speedrun_id, now, participant_id, index, record)
@@ -802,14 +802,7 @@ class Engine:
         elapsed = max(0, now - before.issued_at_ms)
         if timed_out:
             elapsed = min(elapsed, limit_ms)
-        score = score_answer(
-            points=question.points,
-            correct_options=question.correct,
-            selected=selected,
-            elapsed_ms=elapsed,
-            time_limit_ms=limit_ms,
-            streak_before=before.streak,
-        )
+        score = _score(question, selected, elapsed, before.streak)
         chosen = sorted(selected or [])
         total = before.score + score.points
         next_index = index + 1 if kind != "forfeit" and index + 1 < len(static.questions) else None

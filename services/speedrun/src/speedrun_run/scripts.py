@@ -115,8 +115,9 @@ local function close_question(q, reason)
 end
 
 -- host-paced: close the open question once every connected participant has answered
-local function maybe_all_answered()
-  local m = redis.call('HMGET', META, 'status', 'phase', 'current_question')
+-- (m: the meta's status, phase and current question when the caller has read them already)
+local function maybe_all_answered(m)
+  m = m or redis.call('HMGET', META, 'status', 'phase', 'current_question')
   if m[1] == 'running' and m[2] == 'question' and redis.call('SCARD', PENDING) == 0 then
     local answered = tonumber(redis.call('HGET', QSTATS, m[3] .. ':answered') or '0')
     if answered > 0 then close_question(m[3], 'all_answered') end
@@ -254,8 +255,7 @@ if redis.call('HEXISTS', ANSWERS, field) == 1 then return {'answered'} end
 redis.call('HSET', ANSWERS, field, ARGV[8])
 redis.call('HINCRBY', QSTATS, q .. ':answered', 1)
 redis.call('SREM', PENDING, pid)
--- maybe_all_answered, knowing the question is open and has this answer
-if redis.call('SCARD', PENDING) == 0 then close_question(q, 'all_answered') end
+maybe_all_answered(m)
 touch_after_answer()
 return {'ok'}
 """
