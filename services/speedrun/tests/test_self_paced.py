@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import redis
@@ -21,7 +22,7 @@ from speedrun_protocol.state import RUN_TTL_S, AnswerRecord, ParticipantProgress
 from speedrun_run.client import RunClient
 from speedrun_run.engine import Engine
 from speedrun_run.scoring import score_answer
-from speedrun_run.scripts import OUTBOX_KEY, script_keys
+from speedrun_run.scripts import DEADLINES_KEY, OUTBOX_KEY, script_keys
 
 
 def assert_strictly_increasing(client: RunClient) -> None:
@@ -183,4 +184,42 @@ async def test_a_participant_who_joins_after_the_start_gets_question_one_once(
     await engine.connect(run.speedrun_id, bob, "i-a|b2", now + 3000)
     assert await client.hget(keys.progress, bob) == raw
     assert await client.hget(keys.meta, "playing_count") == "2"
+    await client.aclose()
+
+
+async def test_the_start_issues_question_one_once_to_everyone_on_the_board(runs, redis_url) -> None:
+    # GIVEN a self-paced run of ann (connected), bob (not connected) and cat (kicked)
+    run = runs.create("self-paced", nicknames=("ann", "bob", "cat"), count=3)
+    ann, bob, cat = run.pids
+    keys = RunKeys(run.speedrun_id)
+    client = Redis.from_url(redis_url, decode_responses=True)
+    engine = Engine(client, "i-a", grace_s=30, host_grace_s=600)
+    now = int(time.time() * 1000)
+    await engine.connect(run.speedrun_id, ann, "i-a|a1", now)
+    await engine.kick(run.speedrun_id, cat, now)
+    (last_before,) = await client.xrevrange(keys.events, count=1)
+
+    # WHEN the host starts
+    await engine.start(run.speedrun_id, now + 10)
+
+    # THEN two events follow: the start to all, and question 1 once, to all participants
+    added = await client.xrange(keys.events, f"({last_before[0]}", "+")
+    assert [(f["a"], json.loads(f["f"])["type"]) for _, f in added] == [
+        ("all", "run_started"),
+        ("participants", "question"),
+    ]
+    question = QuestionFrame.model_validate_json(added[1][1]["f"])
+    assert question.question.question_index == 0
+    # AND ann and bob have question 1 from the start, the kicked cat nothing
+    for pid in (ann, bob):
+        progress = ParticipantProgress.model_validate_json(await client.hget(keys.progress, pid))
+        assert (progress.current_question, progress.issued_at_ms) == (0, now + 10)
+        assert progress.deadline_ms == question.question.deadline_ms
+    assert await client.hget(keys.progress, cat) is None
+    assert await client.hget(keys.meta, "playing_count") == "2"
+    # AND each has a deadline; only bob, who is not connected, the grace period's too
+    deadlines = set(await client.zrange(DEADLINES_KEY, 0, -1))
+    sid = run.speedrun_id
+    assert {f"a|{sid}|{ann}|0", f"a|{sid}|{bob}|0", f"g|{sid}|{bob}"} <= deadlines
+    assert not {f"a|{sid}|{cat}|0", f"g|{sid}|{ann}", f"g|{sid}|{cat}"} & deadlines
     await client.aclose()

@@ -268,10 +268,9 @@ class Engine:
         keys = RunKeys(speedrun_id)
         for _ in range(ATTEMPTS):
             at = now if now is not None else now_ms()
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hmget(keys.meta, "status", "participant_count")
-                pipe.hgetall(keys.participants)
-                (status, count), participants = await pipe.execute()
+            ((status, count),) = await self.batch.commands(
+                ("HMGET", keys.meta, "status", "participant_count")
+            )
             if status != "lobby":
                 raise Rejected(ErrorCode.WRONG_STATE, "the run has already started")
             if int(count or 0) < 1:
@@ -284,15 +283,15 @@ class Engine:
                 )
             )
             if static.self_paced:
-                args: list[Any] = [count, started, at + self.grace_ms]
-                # Everyone gets the same first question at the same moment: issued once.
+                # Everyone gets the same first question at the same moment: issued once, to
+                # whoever is on the board when the script runs.
                 first, body, due = self._issue(static, ParticipantProgress(), 0, at)
-                progress = first.model_dump_json()
-                for pid, raw in participants.items():
-                    if ParticipantRecord.model_validate_json(raw).kicked:
-                        continue
-                    args += [pid, progress, body, f"a|{speedrun_id}|{pid}|0", due]
-                reply = await self._script("self_start", speedrun_id, at, *args)
+                reply = await self._script(
+                    "self_start", speedrun_id, at, started, at + self.grace_ms,
+                    first.model_dump_json(), body, due,
+                )  # fmt: skip
+                if reply[0] == "empty":  # every participant was removed meanwhile
+                    raise Rejected(ErrorCode.WRONG_STATE, "nobody has joined yet")
             else:
                 reply = await self._open(
                     static, speedrun_id, 0, ("lobby", "lobby", ""), at, started

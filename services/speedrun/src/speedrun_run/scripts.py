@@ -137,26 +137,24 @@ end
 )
 
 SELF_START = r"""
--- ARGV 6 expected participant_count, 7 run_started body, 8 grace due,
---      9.. groups of 5: pid, progress, question body, deadline member, due
-local m = redis.call('HMGET', META, 'status', 'participant_count')
-if m[1] ~= 'lobby' then return {'wrong_state'} end
-if (m[2] or '0') ~= ARGV[6] then return {'stale'} end
+-- ARGV 6 run_started body, 7 grace due, 8 the first question's progress, 9 its body, 10 its due
+-- Everyone on the board (joined, not kicked) gets question 1 at the same moment: one event to
+-- all participants, not one each (at 10,000 players that was 10,000 events in one script and a
+-- bus message of megabytes).
+if redis.call('HGET', META, 'status') ~= 'lobby' then return {'wrong_state'} end
+local players = redis.call('ZRANGE', SCORES, 0, -1)
+if #players == 0 then return {'empty'} end
 redis.call('HSET', META, 'status', 'running', 'phase', 'question', 'started_at_ms', NOW,
-           'finished_count', 0)
-out('all', '', ARGV[7], '')
-local n = 0
-for i = 9, #ARGV, 5 do
-  local pid = ARGV[i]
-  redis.call('HSET', PROGRESS, pid, ARGV[i + 1])
-  out('participant', pid, ARGV[i + 2], '')
-  redis.call('ZADD', DEADLINES, ARGV[i + 4], ARGV[i + 3])
+           'finished_count', 0, 'playing_count', #players)
+out('all', '', ARGV[6], '')
+out('participants', '', ARGV[9], '')
+for _, pid in ipairs(players) do
+  redis.call('HSET', PROGRESS, pid, ARGV[8])
+  redis.call('ZADD', DEADLINES, ARGV[10], 'a|' .. SID .. '|' .. pid .. '|0')
   if redis.call('HEXISTS', PRESENCE, pid) == 0 then
-    redis.call('ZADD', DEADLINES, ARGV[8], 'g|' .. SID .. '|' .. pid)
+    redis.call('ZADD', DEADLINES, ARGV[7], 'g|' .. SID .. '|' .. pid)
   end
-  n = n + 1
 end
-redis.call('HSET', META, 'playing_count', n)
 touch()
 return {'ok'}
 """
