@@ -3,12 +3,14 @@ and pooled connections that died with a Redis outage."""
 
 from __future__ import annotations
 
+import aiohttp
 import redis
 
 from speedrun_protocol.errors import ErrorCode
 from speedrun_protocol.frames import ErrorFrame, HelloFrame, QuestionFrame, StartFrame
 from speedrun_protocol.state import RunKeys
 from speedrun_run.client import RunClient
+from speedrun_run.keys import ENGINE
 
 ORIGIN = "http://127.0.0.1:8080"
 
@@ -96,3 +98,31 @@ async def test_first_hello_after_redis_restart_succeeds(
     welcome = await second.connect()
     assert welcome.role == "host"
     await second.close()
+
+
+async def test_a_starting_instance_loads_its_scripts(instances, redis_url) -> None:
+    # GIVEN a Redis that knows no script
+    plain = redis.Redis.from_url(redis_url)
+    plain.script_flush()
+    # WHEN an instance starts
+    a = await instances("i-scripts")
+    # THEN every script it runs is in Redis before the first burst of answers needs it
+    scripts = a.server.app[ENGINE].scripts
+    wanted = [s.sha for s in (*scripts._run.values(), scripts.snapshot, scripts.claim, scripts.ack)]
+    assert all(plain.script_exists(*wanted))
+    plain.close()
+
+
+async def test_an_instance_starts_while_redis_is_down(instances, redis_server) -> None:
+    # GIVEN Redis is down
+    redis_server.stop()
+    try:
+        # WHEN an instance starts, THEN it serves (its scripts are loaded when first refused)
+        a = await instances("i-no-redis")
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(a.server.make_url("/healthz")) as resp,
+        ):
+            assert resp.status == 503  # up, and saying that Redis is not
+    finally:
+        redis_server.start()

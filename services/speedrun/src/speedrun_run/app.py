@@ -29,6 +29,9 @@ from speedrun_run.watchdog import watch_lost_runs
 
 logger = logging.getLogger(__name__)
 
+SCRIPT_LOAD_WAIT_S = 3.0
+"""How long a starting instance tries to load its scripts before it serves without them."""
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -71,9 +74,14 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     redis = Redis.from_pool(pool)
     app[REDIS] = redis
-    app[ENGINE] = Engine(
+    app[ENGINE] = engine = Engine(
         redis, settings.instance_id, settings.grace_period_s, settings.host_grace_period_s
     )
+    try:
+        async with asyncio.timeout(SCRIPT_LOAD_WAIT_S):
+            await engine.scripts.load()
+    except (RedisError, OSError):  # Redis is down: each script is loaded at its first NOSCRIPT
+        logger.warning("could not load the scripts yet", exc_info=True)
     yield
     await redis.aclose()
 

@@ -512,6 +512,13 @@ class Scripts:
         self.claim = redis.register_script(CLAIM)
         self.ack = redis.register_script(ACK)
 
+    async def load(self) -> None:
+        """Load every script into Redis now (an instance does so when it starts): otherwise the
+        first burst of answers to a fresh Redis is thousands of EVALSHAs refused with NOSCRIPT
+        in one batch, and sent again."""
+        for script in (*self._run.values(), self.snapshot, self.claim, self.ack):
+            await script.registered_client.script_load(script.script)
+
     async def run(self, name: str, keys: list[str], args: list[Any]) -> list[Any]:
         """Run one run script and return its reply (first element: ``ok`` or a refusal)."""
         reply: list[Any] = await self.batch.script(self._run[name], keys, args)
