@@ -299,10 +299,16 @@ class Hub:
         seq = after
         while room.last_seq is None or room.last_seq > seq:
             if room.last_seq is not None and room.recent and room.recent[0][0] <= seq + 1:
-                for entry in room.recent:
-                    if entry[0] > seq:
-                        seq = entry[0]
-                        _replay(conn, *entry)
+                # The recent events are in order and a new socket misses few of them (a socket
+                # per join in a lobby of thousands would otherwise walk all of them): from the end.
+                missed: list[Entry] = []
+                for entry in reversed(room.recent):
+                    if entry[0] <= seq:
+                        break
+                    missed.append(entry)
+                for entry in reversed(missed):
+                    seq = entry[0]
+                    _replay(conn, *entry)
                 break
             entries = await self._read_stream(conn.speedrun_id, seq + 1, None)
             for seq_i, audience, pid, frame, close in entries:
