@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 
 from speedrun_protocol.state import EMIT_LUA, RunKeys
 from speedrun_run.batch import RedisBatch
@@ -512,11 +513,15 @@ class Scripts:
         self.claim = redis.register_script(CLAIM)
         self.ack = redis.register_script(ACK)
 
+    def every(self) -> tuple[AsyncScript, ...]:
+        """Every script registered here."""
+        return (*self._run.values(), self.snapshot, self.claim, self.ack)
+
     async def load(self) -> None:
         """Load every script into Redis now (an instance does so when it starts): otherwise the
         first burst of answers to a fresh Redis is thousands of EVALSHAs refused with NOSCRIPT
         in one batch, and sent again."""
-        for script in (*self._run.values(), self.snapshot, self.claim, self.ack):
+        for script in self.every():
             await script.registered_client.script_load(script.script)
 
     async def run(self, name: str, keys: list[str], args: list[Any]) -> list[Any]:
