@@ -659,7 +659,7 @@ class Engine:
                 raise Rejected(ErrorCode.DEADLINE_PASSED, "answering has closed")
             case "not_open" | "wrong_state":
                 raise Rejected(ErrorCode.QUESTION_NOT_OPEN, "that question is not open")
-            case "kicked" | "unknown":
+            case "kicked":
                 raise Rejected(ErrorCode.KICKED, "removed by the host", CloseCode.KICKED)
             case _:
                 raise Contended(status)

@@ -96,8 +96,8 @@ local function is_kicked(pid)
   return cjson.decode(rec)['kicked'] == true
 end
 
--- the answer paths' cheaper check: joined and not kicked is on the leaderboard (sign-on adds
--- everyone with 0 points, a kick removes them), one lookup instead of decoding the record
+-- joined and not kicked is on the leaderboard (sign-on adds everyone with 0 points, a kick
+-- removes them): one lookup instead of decoding the record (is_kicked tells the two apart)
 local function on_board(pid)
   return redis.call('ZSCORE', SCORES, pid) ~= false
 end
@@ -164,8 +164,7 @@ SELF_ISSUE_FIRST = r"""
 -- ARGV 6 pid, 7 progress, 8 question body, 9 deadline member, 10 due
 local pid = ARGV[6]
 if redis.call('HGET', META, 'status') ~= 'running' then return {'wrong_state'} end
-local kicked = is_kicked(pid)
-if kicked == nil or kicked then return {'kicked'} end
+if not on_board(pid) then return {'kicked'} end
 if redis.call('HEXISTS', PROGRESS, pid) == 1 then return {'exists'} end
 redis.call('HSET', PROGRESS, pid, ARGV[7])
 redis.call('HINCRBY', META, 'playing_count', 1)
@@ -315,8 +314,7 @@ return {'ok'}
 KICK = r"""
 -- ARGV 6 pid, 7 kicked record, 8 current deadline member or '', 9 mode
 local pid = ARGV[6]
-local kicked = is_kicked(pid)
-if kicked == nil or kicked then return {'unknown'} end
+if not on_board(pid) then return {'unknown'} end
 local status = redis.call('HGET', META, 'status')
 if status == 'finished' then return {'wrong_state'} end
 redis.call('HSET', PARTS, pid, ARGV[7])
