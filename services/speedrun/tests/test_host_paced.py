@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
+
+from redis.asyncio import Redis
 
 from speedrun_protocol.frames import (
     AnswerAcceptedFrame,
@@ -21,7 +24,9 @@ from speedrun_protocol.frames import (
     RunStartedFrame,
     StartFrame,
 )
+from speedrun_protocol.state import RunKeys
 from speedrun_run.client import RunClient
+from speedrun_run.engine import Engine
 from speedrun_run.scoring import speed_points
 
 
@@ -149,3 +154,32 @@ async def test_host_paced_deadline_closes_question_on_the_other_instance(
     assert welcome.resumed and welcome.snapshot.phase == "closed"
     again = await host.expect(QuestionClosedFrame)
     assert again.seq == closed.seq
+
+
+async def test_a_question_of_a_run_of_thousands_waits_for_every_connected_player(
+    runs, redis_url
+) -> None:
+    # GIVEN a host-paced run of 2,345 players (a question's opening marks them 1,000 at a time)
+    # of whom 2,001 and the host are connected
+    run = runs.create("host-paced", nicknames=(), count=2)
+    pids = runs.join_many(run, 2_345)
+    connected = set(pids[:2_001])
+    keys = RunKeys(run.speedrun_id)
+    client = Redis.from_url(redis_url, decode_responses=True)
+    presence = {pid: f"i-a|{pid}" for pid in connected} | {"host": "i-a|h"}
+    await client.hset(keys.presence, mapping=presence)
+    engine = Engine(client, "i-a", grace_s=30, host_grace_s=600)
+    now = int(time.time() * 1000)
+
+    # WHEN the host starts, and later opens the second question
+    await engine.start(run.speedrun_id, now)
+    # THEN the first question waits for exactly the connected players
+    assert await client.smembers(keys.pending) == connected
+    # AND when 345 of them have left, the second question waits for the others only
+    await engine.reveal(run.speedrun_id, now + 1_000)
+    left = set(pids[:345])
+    await client.hdel(keys.presence, *left)
+    await engine.next(run.speedrun_id, now + 2_000)
+    assert await client.smembers(keys.pending) == connected - left
+    assert await client.hget(keys.meta, "current_question") == "1"
+    await client.aclose()

@@ -223,3 +223,31 @@ async def test_the_start_issues_question_one_once_to_everyone_on_the_board(runs,
     assert {f"a|{sid}|{ann}|0", f"a|{sid}|{bob}|0", f"g|{sid}|{bob}"} <= deadlines
     assert not {f"a|{sid}|{cat}|0", f"g|{sid}|{ann}", f"g|{sid}|{cat}"} & deadlines
     await client.aclose()
+
+
+async def test_the_start_of_a_run_of_thousands_reaches_every_player(runs, redis_url) -> None:
+    # GIVEN a self-paced run of 2,345 players (the start writes them 1,000 at a time), every
+    # third of them connected
+    run = runs.create("self-paced", nicknames=(), count=3)
+    pids = runs.join_many(run, 2_345)
+    connected = set(pids[::3])
+    keys = RunKeys(run.speedrun_id)
+    client = Redis.from_url(redis_url, decode_responses=True)
+    await client.hset(keys.presence, mapping={pid: f"i-a|{pid}" for pid in connected})
+    engine = Engine(client, "i-a", grace_s=30, host_grace_s=600)
+
+    # WHEN the host starts
+    await engine.start(run.speedrun_id, int(time.time() * 1000))
+
+    # THEN every player has question 1 (the same progress) and its answer deadline
+    progress = await client.hgetall(keys.progress)
+    assert set(progress) == set(pids) and len(set(progress.values())) == 1
+    assert await client.hget(keys.meta, "playing_count") == "2345"
+    sid = run.speedrun_id
+    deadlines = set(await client.zrange(DEADLINES_KEY, 0, -1))
+    answers_due = {m for m in deadlines if m.startswith(f"a|{sid}|")}
+    assert answers_due == {f"a|{sid}|{pid}|0" for pid in pids}
+    # AND the grace period runs for exactly those not connected
+    graces = {m for m in deadlines if m.startswith(f"g|{sid}|")}
+    assert graces == {f"g|{sid}|{pid}" for pid in pids if pid not in connected}
+    await client.aclose()
