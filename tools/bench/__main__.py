@@ -103,6 +103,7 @@ class StackProcess:
         self.info_file = Path(tempfile.mkstemp(prefix="bench-stack-", suffix=".json")[1])
         self.info_file.unlink()
         self.log = Path(tempfile.mkstemp(prefix="bench-stack-", suffix=".log")[1])
+        self.placement = placement
         cores = placement.server_cores
 
         def _pin() -> None:  # runs in the child: it and every service it starts stay there
@@ -128,6 +129,18 @@ class StackProcess:
         for pid in self.info.pids.values():
             pin(pid, cores)
             raise_nofile(pid)
+
+    def isolate(self, pid: int | None) -> None:
+        """Give one service the servers' cores to itself, the others the generator's (None: all
+        back on the servers' cores).
+
+        A profile is taken so: on a shared core py-spy counts a process that another one
+        preempted inside a send as busy in that send (``writelines`` held 38 % of an instance's
+        samples during joins on the shared core, 0.7 % alone). Never while a figure is measured.
+        """
+        for other in (*self.info.pids.values(), self.proc.pid):
+            alone = pid is None or other == pid
+            pin(other, self.placement.server_cores if alone else self.placement.generator_cores)
 
     def stop(self) -> None:
         """Stop the stack (it stops every service it started)."""
@@ -184,14 +197,28 @@ class Bench:
                 recordings.append(rec)
         return recordings
 
-    def _stop_profiles(self, name: str, recordings: list[profiler.Recording]) -> None:
+    def _stop_profiles(self, name: str, recordings: list[profiler.Recording], how: str) -> None:
         for rec in recordings:
             path = rec.stop()
             if path is not None:
                 summary = profiler.summarise(path)
                 self.details["profiles"].setdefault(name, []).append(
-                    {"pid": rec.pid, "file": str(path), "summary": summary.lines(8)}
+                    {"pid": rec.pid, "how": how, "file": str(path), "summary": summary.lines(8)}
                 )
+
+    def _profile_alone(self, name: str, pid: int) -> list[profiler.Recording]:
+        """Start profiling one service with the servers' cores to itself (:meth:`_stop_alone`)."""
+        assert self.stack is not None
+        recordings = self._start_profiles(name, [pid])
+        if recordings:
+            self.stack.isolate(pid)
+        return recordings
+
+    def _stop_alone(self, name: str, recordings: list[profiler.Recording], what: str) -> None:
+        assert self.stack is not None
+        if recordings:
+            self.stack.isolate(None)
+        self._stop_profiles(name, recordings, f"{what}, alone on the servers' cores")
 
     # -- the run -----------------------------------------------------------------------------------
 
@@ -278,11 +305,17 @@ class Bench:
             if missed and args.profile != "never":
                 names = ", ".join(r.name for r in missed)
                 self.progress.step(f"real N={n:,}: profiling {PROFILE_QUESTIONS} more ({names})")
-                recs = self._start_profiles(f"host-paced-n{n}", info.instance_pids)
+                # The host's instance: the commands, and half of the participants.
+                name = f"host-paced-n{n}"
+                recs = self._profile_alone(name, info.instance_pids[0])
                 scratch = RealFigures(n=n)
                 first = args.warmup + args.reps
-                await host_paced(info, joined, scratch, PROFILE_QUESTIONS, 0, self.progress, first)
-                self._stop_profiles(f"host-paced-n{n}", recs)
+                try:
+                    await host_paced(
+                        info, joined, scratch, PROFILE_QUESTIONS, 0, self.progress, first
+                    )
+                finally:
+                    self._stop_alone(name, recs, "the host's instance, 3 more questions")
             joined.host.send(client_frame(b'{"type":"end"}'))
         except (RuntimeError, TimeoutError, OSError, aiohttp.ClientError, KeyError) as exc:
             rf.errors.append(f"host-paced: {type(exc).__name__}: {exc}")
@@ -319,16 +352,21 @@ class Bench:
         joins_missed = any(r.name == "joins" and r.met is False for r in summarise(n, bf, rf))
         try:
             run = await create_run(session, info.signon, set_id, "self-paced", n, args.sp_questions)
-            signon_recs = []
+            joins = None
             if joins_missed and info.signon_pid:
-                # Sign-on and the instances: a join is a sign-on, then a WebSocket hello.
-                pids = [info.signon_pid, *info.instance_pids]
-                signon_recs = self._start_profiles(f"joins-n{n}", pids)
-            joined = await join_all(info, session, run, n, None, self.progress, args.concurrency)
-            self._stop_profiles(f"joins-n{n}", signon_recs)
+                joins = _JoinProfiles(self, n, info.signon_pid, info.instance_pids[0])
+            try:
+                joined = await join_all(
+                    info, session, run, n, None, self.progress, args.concurrency,
+                    joins.sockets if joins else None,
+                )  # fmt: skip
+            finally:
+                if joins:
+                    joins.stop()
+            # Sampled while measured, so not alone: instance time preempted in sends shows.
             recs = self._start_profiles(f"self-paced-n{n}", info.instance_pids)
             await self_paced(info, joined, rf, args.sp_questions, self.progress)
-            self._stop_profiles(f"self-paced-n{n}", recs)
+            self._stop_profiles(f"self-paced-n{n}", recs, "while measured, on the shared core")
         except (RuntimeError, TimeoutError, OSError, aiohttp.ClientError, KeyError) as exc:
             rf.errors.append(f"self-paced: {type(exc).__name__}: {exc}")
             self.progress.step(f"  self-paced failed: {type(exc).__name__}: {exc}")
@@ -370,6 +408,27 @@ class Bench:
                 self.results.append(make_result("reporter_archive", size, [seconds * 1000], None))
         except Exception as exc:
             self.details["errors"].append(f"reporter bench: {type(exc).__name__}: {exc}")
+
+
+class _JoinProfiles:
+    """A join is a sign-on, then a WebSocket hello: sign-on is profiled alone while the
+    participants sign on, then the host's instance alone while they connect."""
+
+    def __init__(self, bench: Bench, n: int, signon_pid: int, instance_pid: int) -> None:
+        self.bench, self.name, self.instance_pid = bench, f"joins-n{n}", instance_pid
+        self.what = "sign-on, during the sign-ons"
+        self.recordings = bench._profile_alone(self.name, signon_pid)
+
+    def sockets(self) -> None:
+        """The sign-ons are done: profile the host's instance during the hellos."""
+        self.stop()
+        self.what = "the host's instance, during the hellos"
+        self.recordings = self.bench._profile_alone(self.name, self.instance_pid)
+
+    def stop(self) -> None:
+        """Stop the current profile and put every service back on the servers' cores."""
+        self.bench._stop_alone(self.name, self.recordings, self.what)
+        self.recordings = []
 
 
 _HOST_PACED = frozenset(
@@ -514,7 +573,9 @@ def closing_note(results: list[Result], details: dict[str, Any]) -> str:
             "joins": "joins",
         }.get(r.name)
         for profile in details["profiles"].get(f"{key}-n{r.n}", []):
-            lines.append(f"  - profile of pid {profile['pid']} ({profile['file']}):")
+            lines.append(
+                f"  - profile of pid {profile['pid']}, {profile['how']} ({profile['file']}):"
+            )
             lines += [f"    {line}" for line in profile["summary"]]
     errors = list(details.get("errors", []))
     for n, per_n in details.get("per_n", {}).items():

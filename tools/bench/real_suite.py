@@ -22,6 +22,7 @@ import asyncio
 import random
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -216,12 +217,13 @@ async def join_all(
     figures: RealFigures | None,
     progress: Progress,
     concurrency: int,
+    on_sockets: Callable[[], None] | None = None,
 ) -> Joined:
     """Connect the host (instance 0), sign on N participants, then connect them.
 
     Sign-ons first, sockets second, so that sign-on's rate and the WebSocket rate are measured
-    apart; joins one by one (each sign-on followed at once by its socket) are
-    :func:`interleaved_joins`.
+    apart (``on_sockets`` is called in between); joins one by one (each sign-on followed at once
+    by its socket) are :func:`interleaved_joins`.
     """
     host_fleet = Fleet()
     host_addr = info.instance_addr(0)
@@ -276,6 +278,8 @@ async def join_all(
             raise
         return conn
 
+    if on_sockets is not None:
+        on_sockets()
     progress.step(f"real N={n:,}: WebSocket + hello of {len(tokens):,} participants")
     opened = await open_many(len(tokens), open_one, concurrency, progress, "sockets")
     await quiet([fleet, host_fleet])

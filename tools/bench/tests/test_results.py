@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+from tools.bench.__main__ import closing_note
 from tools.bench.profiler import summarise
 from tools.bench.results import make_result, median, percentile, table, write_charts, write_json
 
@@ -75,3 +76,23 @@ def test_summarise_ranks_self_and_our_inclusive_time(tmp_path: Path) -> None:
     assert summary.samples == 100
     assert summary.self_top[0] == ("send (aiohttp/web_ws.py)", 70.0)
     assert summary.inclusive_top == [("answer (speedrun_run/engine.py)", 30.0)]
+
+
+def test_the_closing_note_says_how_each_profile_of_a_missed_target_was_taken() -> None:
+    missed = make_result("joins", 1000, [500.0], [4000.0])
+    met = make_result("memory_per_participant", 1000, [16.0], [12.0])
+    profile = {
+        "pid": 42,
+        "how": "sign-on, during the sign-ons, alone on the servers' cores",
+        "file": "joins-n1000-42.txt",
+        "summary": ["100 samples; self time:", "   30.0%  solve_dependencies (fastapi)"],
+    }
+    details = {"placement": "servers on core 0", "profiles": {"joins-n1000": [profile]}}
+
+    note = closing_note([missed, met], details)
+
+    assert "**joins** at N=1,000: 500.00 joins/s, ratio 0.12" in note
+    assert "(missed by 75%)" in note
+    line = "profile of pid 42, sign-on, during the sign-ons, alone on the servers' cores"
+    assert line in note and "solve_dependencies" in note
+    assert "memory_per_participant" not in note
