@@ -16,7 +16,7 @@ from speedrun_protocol.frames import (
     RankFrame,
     decode_server_frame,
 )
-from speedrun_protocol.state import AnswerRecord, RunQuestion, frame_body
+from speedrun_protocol.state import AnswerRecord, ParticipantProgress, RunQuestion, frame_body
 from speedrun_run import bodies
 from speedrun_run.scoring import Score
 
@@ -95,6 +95,33 @@ def test_answer_result_and_record_are_the_models(
         elapsed_ms=elapsed or 20_000,
         answered_at_ms=77,
     )
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        ParticipantProgress(),
+        ParticipantProgress(
+            current_question=1, streak=3, answered_count=2, correct_count=2, score=2500
+        ),
+    ],
+)
+@pytest.mark.parametrize("score", [RIGHT, WRONG])
+def test_a_settled_progress_is_the_models(before: ParticipantProgress, score: Score) -> None:
+    # the progress read as JSON (none yet: {}), then settled with the question's score
+    raw = {} if before == ParticipantProgress() else orjson.loads(before.model_dump_json())
+    after, total = bodies.settled_progress(raw, 2, score)
+    expected = before.model_copy(
+        update={
+            "current_question": 2,
+            "streak": score.streak,
+            "answered_count": before.answered_count + 1,
+            "correct_count": before.correct_count + score.correct,
+            "score": before.score + score.points,
+        }
+    )
+    assert after == expected.model_dump_json()
+    assert total == expected.score
 
 
 @pytest.mark.parametrize(("current", "finished"), [(3, False), (None, True)])

@@ -2,7 +2,8 @@
 the reveal), encoded straight from their values.
 
 An answer makes up to five JSON texts (its record, the progress, the result, the next question,
-the finish). Built as pydantic models and dumped, that was 49 µs per self-paced answer, a tenth
+the finish); a host-paced reveal makes three per participant (:func:`settled_progress`, the record,
+the result). Built as pydantic models and dumped, that was 49 µs per self-paced answer, a tenth
 of an instance's time; encoded with orjson from plain dicts (the question frames once per run)
 it is 14 µs. The schemas stay the protocol's models: ``tests/test_bodies.py`` proves that every
 body here validates as its model and is what the model itself would encode.
@@ -11,6 +12,7 @@ body here validates as its model and is what the model itself would encode.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -95,6 +97,24 @@ def answer_record(
             "answered_at_ms": now,
         }
     )
+
+
+def settled_progress(before: dict[str, Any], index: int, score: Score) -> tuple[str, int]:
+    """A host-paced participant's :class:`~speedrun_protocol.state.ParticipantProgress` (as JSON)
+    once question ``index`` is settled with ``score``, from the progress before (decoded JSON,
+    ``{}`` for none); and their new total."""
+    total = before.get("score", 0) + score.points
+    after = {
+        "current_question": index,
+        "issued_at_ms": before.get("issued_at_ms"),
+        "deadline_ms": before.get("deadline_ms"),
+        "streak": score.streak,
+        "answered_count": before.get("answered_count", 0) + 1,
+        "correct_count": before.get("correct_count", 0) + int(score.correct),
+        "score": total,
+        "finished_at_ms": before.get("finished_at_ms"),
+    }
+    return _text(after), total
 
 
 def answer_result(

@@ -35,7 +35,6 @@ from speedrun_protocol.frames import (
 from speedrun_protocol.state import (
     EVENT_LOG_MAXLEN,
     RUN_TTL_S,
-    AnswerRecord,
     ParticipantProgress,
     ParticipantRecord,
     RunConfig,
@@ -380,60 +379,53 @@ class Engine:
         await self._script("host_close", speedrun_id, at, index, "deadline")
 
     async def _settle(self, static: RunStatic, speedrun_id: str, index: int, now: int) -> None:
-        """Apply the closed question's answers and time-outs and reveal it (one script)."""
+        """Apply the closed question's answers and time-outs and reveal it (one script).
+
+        Every participant on the board (joined, not kicked) is settled. The stored JSON is read
+        with orjson and written with :mod:`speedrun_run.bodies`, not through the models: at
+        10,000 players the models were ~100 ms of a reveal.
+        """
         keys = RunKeys(speedrun_id)
         question = static.questions[index]
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hgetall(keys.participants)
+            pipe.zrange(keys.scores, 0, -1)
             pipe.hgetall(keys.progress)
-            participants, progress = await pipe.execute()
-        pids = [
-            pid
-            for pid, raw in participants.items()
-            if not ParticipantRecord.model_validate_json(raw).kicked
-        ]
+            pids, progress = await pipe.execute()
         fields = [f"{pid}:{index}" for pid in pids]
-        answers = await self.redis.hmget(keys.answers, fields) if fields else []
+        answers = (await self.batch.commands(("HMGET", keys.answers, *fields)))[0] if pids else []
         counts = [0] * len(question.options)
         answered = correct = timed_out = 0
         groups: list[Any] = []
         limit_ms = question.time_limit_s * 1000
         for pid, field, raw_answer in zip(pids, fields, answers, strict=True):
-            before = _progress(progress.get(pid)) or ParticipantProgress()
+            raw_before = progress.get(pid)
+            before: dict[str, Any] = orjson.loads(raw_before) if raw_before else {}
             if raw_answer is not None:
                 # Scored here, with the streak the participant had: it cannot change while the
                 # question is open, and nobody sees points before the reveal.
-                stored = AnswerRecord.model_validate_json(raw_answer)
-                selected: list[int] | None = stored.selected
-                elapsed, answered_at = stored.elapsed_ms, stored.answered_at_ms
+                stored = orjson.loads(raw_answer)
+                selected: list[int] | None = stored["selected"]
+                elapsed, answered_at = stored["elapsed_ms"], stored["answered_at_ms"]
                 answered += 1
-                for option in stored.selected:
+                for option in stored["selected"]:
                     counts[option] += 1
             else:
                 selected, elapsed, answered_at = None, limit_ms, now
                 timed_out += 1
-            score = _score(question, selected, elapsed, before.streak)
+            score = _score(question, selected, elapsed, before.get("streak", 0))
             correct += score.correct
-            after = before.model_copy(
-                update={
-                    "current_question": index,
-                    "streak": score.streak,
-                    "answered_count": before.answered_count + 1,
-                    "correct_count": before.correct_count + score.correct,
-                    "score": before.score + score.points,
-                }
-            )
+            after, total = bodies.settled_progress(before, index, score)
             chosen = selected or []
             shown = None if selected is None else elapsed
             groups += [
                 pid,
-                after.model_dump_json(),
+                after,
                 score.points,
                 field,
                 bodies.answer_record(
                     pid, index, chosen, score, elapsed, answered_at, timed_out=selected is None
                 ),
-                bodies.answer_result(index, chosen, score, question.correct, after.score, shown),
+                bodies.answer_result(index, chosen, score, question.correct, total, shown),
             ]
         distribution = Distribution(
             question_index=index,

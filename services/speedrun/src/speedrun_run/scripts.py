@@ -300,15 +300,20 @@ for _ = 1, tonumber(ARGV[8]) do
   redis.call('HSET', QSTATS, ARGV[i], ARGV[i + 1])
   i = i + 2
 end
+local progress, records = {}, {}
 while i <= #ARGV do
   local pid = ARGV[i]
-  redis.call('HSET', PROGRESS, pid, ARGV[i + 1])
+  progress[#progress + 1] = pid
+  progress[#progress + 1] = ARGV[i + 1]
   -- a participant kicked since the read has left the leaderboard: do not bring them back
   if redis.call('ZSCORE', SCORES, pid) then redis.call('ZINCRBY', SCORES, ARGV[i + 2], pid) end
-  redis.call('HSET', ANSWERS, ARGV[i + 3], ARGV[i + 4])
+  records[#records + 1] = ARGV[i + 3]
+  records[#records + 1] = ARGV[i + 4]
   out('participant', pid, ARGV[i + 5], '')
   i = i + 6
 end
+add_all('HSET', PROGRESS, progress)
+add_all('HSET', ANSWERS, records)
 out('all', '', ARGV[7], '')
 touch()
 return {'ok'}
