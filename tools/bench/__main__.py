@@ -65,6 +65,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--reps", type=int, help="measured repetitions (default 20; quick 3)")
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured repetitions first")
     parser.add_argument("--self-paced-questions", type=int, help="questions of the self-paced run")
+    parser.add_argument(
+        "--self-paced-runs", type=int, help="self-paced runs per N, each joined anew (default 3)"
+    )
     parser.add_argument("--concurrency", type=int, default=64, help="joins in flight at once")
     parser.add_argument("--out", type=Path, default=REPO / "bench-results", help="output folder")
     parser.add_argument(
@@ -85,6 +88,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.ns = tuple(args.n or (QUICK_NS if args.quick else FULL_NS))
     args.reps = args.reps or (3 if args.quick else 20)
     args.sp_questions = args.self_paced_questions or (5 if args.quick else 10)
+    args.sp_runs = args.self_paced_runs or (1 if args.quick else 3)
     if args.reporter_sizes is None:
         args.reporter_sizes = [200] if args.quick else [1_000, 10_000]
     return args
@@ -347,24 +351,55 @@ class Bench:
             except (RuntimeError, TimeoutError, OSError, aiohttp.ClientError, KeyError) as exc:
                 rf.errors.append(f"interleaved joins: {type(exc).__name__}: {exc}")
             await asyncio.sleep(0.5)
-        self.progress.step(f"real N={n:,}: self-paced, {args.sp_questions} questions each")
-        joined = None
         joins_missed = any(r.name == "joins" and r.met is False for r in summarise(n, bf, rf))
+        profiling = args.profile != "never" and profiler.py_spy() is not None
+        for run_index in range(args.sp_runs):
+            self.progress.step(
+                f"real N={n:,}: self-paced run {run_index + 1} of {args.sp_runs}, "
+                f"{args.sp_questions} questions each"
+            )
+            # The last run's join is profiled when joins were missed (so it is not measured);
+            # the others' are more repetitions of the joins figure. The last run is sampled.
+            last = run_index == args.sp_runs - 1
+            profile_joins = last and joins_missed and profiling
+            await self._self_paced_run(session, info, set_id, n, rf, last, profile_joins)
+            await asyncio.sleep(0.5)
+        per_n["real"] = _jsonable(rf)
+        produced = summarise(n, bf, rf)
+        if not any(r.name == "self_paced_answers" and r.met is False for r in produced):
+            self.details["profiles"].pop(f"self-paced-n{n}", None)
+        self.results += produced
+        self.progress.step(f"N={n:,} done:\n{table(produced)}")
+        await asyncio.sleep(1.0)
+
+    async def _self_paced_run(
+        self,
+        session: aiohttp.ClientSession,
+        info: StackInfo,
+        set_id: str,
+        n: int,
+        rf: RealFigures,
+        sampled: bool,
+        profile_joins: bool,
+    ) -> None:
+        """Open a self-paced run, join all N (a joins repetition unless profiled) and play it."""
+        args = self.args
+        joined = None
         try:
             run = await create_run(session, info.signon, set_id, "self-paced", n, args.sp_questions)
             joins = None
-            if joins_missed and info.signon_pid:
+            if profile_joins and info.signon_pid:
                 joins = _JoinProfiles(self, n, info.signon_pid, info.instance_pids[0])
             try:
                 joined = await join_all(
-                    info, session, run, n, None, self.progress, args.concurrency,
-                    joins.sockets if joins else None,
+                    info, session, run, n, None if joins else rf, self.progress,
+                    args.concurrency, joins.sockets if joins else None,
                 )  # fmt: skip
             finally:
                 if joins:
                     joins.stop()
             # Sampled while measured, so not alone: instance time preempted in sends shows.
-            recs = self._start_profiles(f"self-paced-n{n}", info.instance_pids)
+            recs = self._start_profiles(f"self-paced-n{n}", info.instance_pids) if sampled else []
             await self_paced(info, joined, rf, args.sp_questions, self.progress)
             self._stop_profiles(f"self-paced-n{n}", recs, "while measured, on the shared core")
         except (RuntimeError, TimeoutError, OSError, aiohttp.ClientError, KeyError) as exc:
@@ -373,13 +408,6 @@ class Bench:
         finally:
             if joined is not None:
                 close(joined)
-        per_n["real"] = _jsonable(rf)
-        produced = summarise(n, bf, rf)
-        if not any(r.name == "self_paced_answers" and r.met is False for r in produced):
-            self.details["profiles"].pop(f"self-paced-n{n}", None)
-        self.results += produced
-        self.progress.step(f"N={n:,} done:\n{table(produced)}")
-        await asyncio.sleep(1.0)
 
     async def hooks(self) -> None:
         """The loader's parse time per format and the reporter's archive time."""
@@ -470,14 +498,14 @@ def summarise(n: int, bare: BareFigures, real: RealFigures | None) -> list[Resul
                 extra={"bare_awaited_rate": median(bare.ingest_await_rate)},
             )
         )  # fmt: skip
-    if real.joined or real.join_failures:
+    if real.join_rates or real.join_failures:
         out.append(
             make_result(
-                "joins", n, [real.join_rate], [bare.connect_rate],
+                "joins", n, real.join_rates, [bare.connect_rate],
                 failures=real.join_failures,
-                note="sign-on of all, then WebSocket hello of all",
-                extra={"signon_rate": real.signon_rate, "ws_rate": real.ws_rate,
-                       "errors": real.join_errors},
+                note="sign-on of all, then WebSocket hello of all; one rate per join of all N",
+                extra={"signon_rate": median(real.signon_rates),
+                       "ws_rate": median(real.ws_rates), "errors": real.join_errors},
             )
         )  # fmt: skip
     if real.joined:
@@ -494,10 +522,11 @@ def summarise(n: int, bare: BareFigures, real: RealFigures | None) -> list[Resul
                 note="first arrival on the other instance minus on the host's",
             )
         )  # fmt: skip
-    if real.self_paced_rate:
+    if real.self_paced_rates:
         out.append(
             make_result(
-                "self_paced_answers", n, [real.self_paced_rate], bare.ingest_pipe_rate,
+                "self_paced_answers", n, real.self_paced_rates, bare.ingest_pipe_rate,
+                note="one rate per self-paced run (answers over the whole run)",
                 extra={"answers": real.self_paced_answers,
                        "retries_after_unavailable": real.self_paced_retries,
                        "steady_windows_median": median(real.self_paced_windows)},

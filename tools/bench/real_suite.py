@@ -91,19 +91,22 @@ class RealFigures:
 
     n: int
     joined: int = 0
-    join_rate: float = 0.0
+    join_rates: list[float] = field(default_factory=list)
+    """One per join of all N: the host-paced run's, then each self-paced run's not profiled."""
     join_failures: int = 0
     join_errors: list[str] = field(default_factory=list)
-    signon_rate: float = 0.0
-    ws_rate: float = 0.0
+    signon_rates: list[float] = field(default_factory=list)
+    ws_rates: list[float] = field(default_factory=list)
     memory_kb_per_participant: float = 0.0
+    """From the first join of the N (a fresh stack: later joins reuse freed memory)."""
     broadcast_ms: list[float] = field(default_factory=list)
     ingest_rate: list[float] = field(default_factory=list)
     ingest_failures: int = 0
     leaderboard_ms: list[float] = field(default_factory=list)
     cross_ms: list[float] = field(default_factory=list)
     cross_median_ms: list[float] = field(default_factory=list)
-    self_paced_rate: float = 0.0
+    self_paced_rates: list[float] = field(default_factory=list)
+    """One per self-paced run."""
     self_paced_answers: int = 0
     self_paced_windows: list[float] = field(default_factory=list)
     self_paced_retries: int = 0
@@ -223,7 +226,8 @@ async def join_all(
 
     Sign-ons first, sockets second, so that sign-on's rate and the WebSocket rate are measured
     apart (``on_sockets`` is called in between); joins one by one (each sign-on followed at once
-    by its socket) are :func:`interleaved_joins`.
+    by its socket) are :func:`interleaved_joins`. With ``figures``, the join is one repetition of
+    the joins figure (and the first of an N also gives the memory per participant).
     """
     host_fleet = Fleet()
     host_addr = info.instance_addr(0)
@@ -284,16 +288,17 @@ async def join_all(
     opened = await open_many(len(tokens), open_one, concurrency, progress, "sockets")
     await quiet([fleet, host_fleet])
     if figures is not None:
-        rss_after = [rss_bytes(p) for p in info.instance_pids]
-        live = max(len(opened.conns), 1)
-        figures.memory_kb_per_participant = (sum(rss_after) - sum(rss_before)) / 1024 / live
+        if not figures.join_rates:
+            rss_after = [rss_bytes(p) for p in info.instance_pids]
+            live = max(len(opened.conns), 1)
+            figures.memory_kb_per_participant = (sum(rss_after) - sum(rss_before)) / 1024 / live
         figures.joined = len(opened.conns)
-        figures.join_failures = len(errors) + opened.failures
-        figures.join_errors = (errors + opened.errors)[:5]
-        figures.signon_rate = len(tokens) / signon_s if signon_s else 0.0
-        figures.ws_rate = opened.rate
+        figures.join_failures += len(errors) + opened.failures
+        figures.join_errors = (figures.join_errors + errors + opened.errors)[:5]
+        figures.signon_rates.append(len(tokens) / signon_s if signon_s else 0.0)
+        figures.ws_rates.append(opened.rate)
         total = signon_s + opened.seconds
-        figures.join_rate = len(opened.conns) / total if total else 0.0
+        figures.join_rates.append(len(opened.conns) / total if total else 0.0)
         figures.sizes["welcome"] = fleet.average_size("welcome")
     conns = sorted(opened.conns, key=lambda c: c.index)
     fleet.conns = conns
@@ -499,13 +504,13 @@ async def self_paced(
             figures.errors.append(f"self-paced: {len(stamps)}/{total} answers after {deadline}s")
             break
     fleet.hook = None
-    figures.self_paced_retries = retries
+    figures.self_paced_retries += retries
     figures.count_errors(fleet)
     if stamps:
         elapsed = stamps[-1] - started
-        figures.self_paced_answers = len(stamps)
-        figures.self_paced_rate = len(stamps) / elapsed if elapsed > 0 else 0.0
-        figures.self_paced_windows = _window_rates(stamps, started, 0.5)
+        figures.self_paced_answers += len(stamps)
+        figures.self_paced_rates.append(len(stamps) / elapsed if elapsed > 0 else 0.0)
+        figures.self_paced_windows += _window_rates(stamps, started, 0.5)
 
 
 def _window_rates(stamps: list[float], started: float, width: float) -> list[float]:
