@@ -151,6 +151,9 @@ class Engine:
         self._static: OrderedDict[str, RunStatic] = OrderedDict()
         self._opened: dict[tuple[str, int], int] = {}
         """Host-paced: when each question opened, per run and question index."""
+        self._revealed: dict[str, int] = {}
+        """Host-paced: the question this instance last revealed, per run, until the next
+        ``next`` (which then opens the following one without reading the phase first)."""
         self._progress: dict[tuple[str, str], tuple[str, ParticipantProgress]] = {}
         """Self-paced: the progress this instance last wrote (as stored, and parsed), per run and
         participant."""
@@ -318,10 +321,21 @@ class Engine:
         )
 
     async def next(self, speedrun_id: str, now: int | None = None) -> None:
-        """Host-paced: open the next question (revealing the current one first), or finish."""
+        """Host-paced: open the next question (revealing the current one first), or finish.
+
+        After a reveal on this instance (the host's usual path) the following question is opened
+        at once, one round trip less; the script refuses it as stale if the run has moved since,
+        and then the phase is read as usual.
+        """
         static = await self.require_static(speedrun_id)
         if static.self_paced:
             raise Rejected(ErrorCode.WRONG_STATE, "a self-paced run has no 'next'")
+        revealed = self._revealed.pop(speedrun_id, None)
+        if revealed is not None and revealed + 1 < len(static.questions):
+            at = now if now is not None else now_ms()
+            expect = ("running", "revealed", str(revealed))
+            if (await self._open(static, speedrun_id, revealed + 1, expect, at))[0] == "ok":
+                return
         for _ in range(ATTEMPTS):
             at = now if now is not None else now_ms()
             status, phase, current = await self._phase(speedrun_id)
@@ -354,6 +368,9 @@ class Engine:
             if phase == "closed":
                 status, phase, _ = await self._phase(speedrun_id)
                 if phase == "revealed":
+                    if len(self._revealed) >= OPENED_CACHE:
+                        self._revealed.clear()
+                    self._revealed[speedrun_id] = current
                     return
         raise Contended("reveal")
 
