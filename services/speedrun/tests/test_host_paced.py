@@ -185,19 +185,27 @@ async def test_a_question_of_a_run_of_thousands_waits_for_every_connected_player
     await client.aclose()
 
 
+async def first_revealed(
+    runs, redis_url: str, *instances: str
+) -> tuple[RunKeys, Redis, list[Engine], int]:
+    """A host-paced run of 3 questions (ann joined) with an engine per instance; the first one
+    has started it and revealed question 1. Returns its keys, the client, the engines, the clock."""
+    run = runs.create("host-paced", nicknames=("ann",), count=3)
+    client = Redis.from_url(redis_url, decode_responses=True)
+    engines = [Engine(client, name, grace_s=30, host_grace_s=600) for name in instances]
+    now = int(time.time() * 1000)
+    await engines[0].start(run.speedrun_id, now)
+    await engines[0].reveal(run.speedrun_id, now + 1_000)
+    return RunKeys(run.speedrun_id), client, engines, now
+
+
 async def test_next_after_a_reveal_here_opens_the_question_in_one_script(runs, redis_url) -> None:
     # GIVEN a host-paced run whose first question this instance has revealed
-    run = runs.create("host-paced", nicknames=("ann",), count=3)
-    keys = RunKeys(run.speedrun_id)
-    client = Redis.from_url(redis_url, decode_responses=True)
-    engine = Engine(client, "i-a", grace_s=30, host_grace_s=600)
-    now = int(time.time() * 1000)
-    await engine.start(run.speedrun_id, now)
-    await engine.reveal(run.speedrun_id, now + 1_000)
+    keys, client, (engine,), now = await first_revealed(runs, redis_url, "i-a")
     await client.config_resetstat()
 
     # WHEN the host asks for the next question
-    await engine.next(run.speedrun_id, now + 2_000)
+    await engine.next(keys.speedrun_id, now + 2_000)
 
     # THEN it is open after one script and no read of the phase (the one HMGET is the script's
     # own check of the state it expects; reading the phase first would make two)
@@ -212,19 +220,12 @@ async def test_next_after_a_reveal_here_opens_the_question_in_one_script(runs, r
 
 async def test_next_after_the_run_moved_on_elsewhere_reads_the_phase(runs, redis_url) -> None:
     # GIVEN a host-paced run: instance A revealed question 1, then B opened and revealed question 2
-    run = runs.create("host-paced", nicknames=("ann",), count=3)
-    keys = RunKeys(run.speedrun_id)
-    client = Redis.from_url(redis_url, decode_responses=True)
-    a = Engine(client, "i-a", grace_s=30, host_grace_s=600)
-    b = Engine(client, "i-b", grace_s=30, host_grace_s=600)
-    now = int(time.time() * 1000)
-    await a.start(run.speedrun_id, now)
-    await a.reveal(run.speedrun_id, now + 1_000)
-    await b.next(run.speedrun_id, now + 2_000)
-    await b.reveal(run.speedrun_id, now + 3_000)
+    keys, client, (a, b), now = await first_revealed(runs, redis_url, "i-a", "i-b")
+    await b.next(keys.speedrun_id, now + 2_000)
+    await b.reveal(keys.speedrun_id, now + 3_000)
 
     # WHEN A is asked for the next question
-    await a.next(run.speedrun_id, now + 4_000)
+    await a.next(keys.speedrun_id, now + 4_000)
 
     # THEN it opens question 3, not question 2 again
     assert await client.hget(keys.meta, "current_question") == "2"

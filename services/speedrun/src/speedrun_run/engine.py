@@ -59,9 +59,20 @@ STATIC_CACHE = 2048
 PROGRESS_CACHE = 100_000
 """Self-paced participants whose last progress an instance keeps (then it starts over)."""
 OPENED_CACHE = 100_000
-"""Host-paced questions whose opening time an instance keeps (then it starts over)."""
+"""Host-paced questions whose opening time (and runs whose last reveal) an instance keeps (then
+it starts over)."""
 
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _remember(cache: dict[K, V], key: K, value: V, limit: int) -> None:
+    """Keep ``value`` in a cache of at most ``limit`` entries (full: it starts over)."""
+    if len(cache) >= limit:
+        cache.clear()
+    cache[key] = value
+
 
 EndReason = Literal["completed", "ended_by_host", "abandoned"]
 
@@ -331,14 +342,13 @@ class Engine:
         if static.self_paced:
             raise Rejected(ErrorCode.WRONG_STATE, "a self-paced run has no 'next'")
         revealed = self._revealed.pop(speedrun_id, None)
-        if revealed is not None and revealed + 1 < len(static.questions):
-            at = now if now is not None else now_ms()
-            expect = ("running", "revealed", str(revealed))
-            if (await self._open(static, speedrun_id, revealed + 1, expect, at))[0] == "ok":
-                return
         for _ in range(ATTEMPTS):
             at = now if now is not None else now_ms()
-            status, phase, current = await self._phase(speedrun_id)
+            if revealed is not None and revealed + 1 < len(static.questions):
+                status, phase, current = "running", "revealed", revealed
+            else:
+                status, phase, current = await self._phase(speedrun_id)
+            revealed = None
             if status != "running":
                 raise Rejected(ErrorCode.WRONG_STATE, f"the run is {status}")
             if phase in ("question", "closed"):
@@ -368,9 +378,7 @@ class Engine:
             if phase == "closed":
                 status, phase, _ = await self._phase(speedrun_id)
                 if phase == "revealed":
-                    if len(self._revealed) >= OPENED_CACHE:
-                        self._revealed.clear()
-                    self._revealed[speedrun_id] = current
+                    _remember(self._revealed, speedrun_id, current, OPENED_CACHE)
                     return
         raise Contended("reveal")
 
@@ -652,9 +660,8 @@ class Engine:
         )
         if status != "running" or current is None or int(current) != index or raw is None:
             raise Rejected(ErrorCode.QUESTION_NOT_OPEN, "that question is not open")
-        if len(self._opened) >= OPENED_CACHE:
-            self._opened.clear()
-        opened = self._opened[(speedrun_id, index)] = int(raw)
+        opened = int(raw)
+        _remember(self._opened, (speedrun_id, index), opened, OPENED_CACHE)
         return opened
 
     @staticmethod
@@ -783,9 +790,7 @@ class Engine:
         )
         if reply[0] != "ok":
             return str(reply[0])
-        if len(self._progress) >= PROGRESS_CACHE:
-            self._progress.clear()
-        self._progress[(speedrun_id, participant_id)] = (args[0], after)
+        _remember(self._progress, (speedrun_id, participant_id), (args[0], after), PROGRESS_CACHE)
         if int(reply[1]):
             # The script also scheduled f|run: if this loses every race, that fires it.
             with contextlib.suppress(Contended):

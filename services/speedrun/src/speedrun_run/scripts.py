@@ -158,19 +158,17 @@ redis.call('HSET', META, 'status', 'running', 'phase', 'question', 'started_at_m
 out('all', '', ARGV[6], '')
 out('participants', '', ARGV[9], '')
 -- each player's progress and answer deadline; the grace period's too for one not connected
+local present = {}
+for _, who in ipairs(redis.call('HKEYS', PRESENCE)) do present[who] = true end
 local progress, due = {}, {}
-for i = 1, #players, 1000 do
-  local chunk = {unpack(players, i, math.min(i + 999, #players))}
-  local present = redis.call('HMGET', PRESENCE, unpack(chunk))
-  for j, pid in ipairs(chunk) do
-    progress[#progress + 1] = pid
-    progress[#progress + 1] = ARGV[8]
-    due[#due + 1] = ARGV[10]
-    due[#due + 1] = 'a|' .. SID .. '|' .. pid .. '|0'
-    if not present[j] then
-      due[#due + 1] = ARGV[7]
-      due[#due + 1] = 'g|' .. SID .. '|' .. pid
-    end
+for _, pid in ipairs(players) do
+  progress[#progress + 1] = pid
+  progress[#progress + 1] = ARGV[8]
+  due[#due + 1] = ARGV[10]
+  due[#due + 1] = 'a|' .. SID .. '|' .. pid .. '|0'
+  if not present[pid] then
+    due[#due + 1] = ARGV[7]
+    due[#due + 1] = 'g|' .. SID .. '|' .. pid
   end
 end
 add_all('HSET', PROGRESS, progress)
