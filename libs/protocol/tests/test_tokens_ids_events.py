@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import time
 
+import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from speedrun_protocol import ids
-from speedrun_protocol.events import CompletionMessage
+from speedrun_protocol.events import (
+    BusEvent,
+    CompletionMessage,
+    bus_message,
+    read_bus_message,
+    split_event,
+    stream_event,
+)
 from speedrun_protocol.tokens import TokenError, check_secret, issue_token, verify_token
 
 SECRET = "s" * 40
@@ -73,3 +84,66 @@ def test_completion_message_is_cloudevent() -> None:
     data = msg.model_dump(mode="json")
     assert data["specversion"] == "1.0" and data["data"]["speedrun_id"] == "sr_x"
     assert CompletionMessage.model_validate_json(msg.model_dump_json()) == msg
+
+
+@given(
+    seq=st.integers(min_value=1, max_value=2**53),
+    audience=st.sampled_from(["all", "host", "participants", "participant"]),
+    pid=st.text(alphabet=st.characters(exclude_characters="\t\n"), max_size=30),
+    close=st.sampled_from(["", "kicked", "finished"]),
+    frame=st.text(alphabet=st.characters(exclude_characters="\n")),
+)
+def test_bus_event_line_round_trips(
+    seq: int, audience: str, pid: str, close: str, frame: str
+) -> None:
+    event = BusEvent.model_validate(
+        {"seq": seq, "audience": audience, "participant_id": pid, "close": close, "frame": frame}
+    )
+    line = event.line()
+    assert "\n" not in line
+    assert BusEvent.from_line(line) == event
+    assert split_event(line) == (seq, audience, pid, frame, close)
+
+
+def test_bus_event_refuses_what_would_break_its_line() -> None:
+    with pytest.raises(ValidationError):
+        BusEvent(seq=1, audience="all", frame='{"a":\n1}')
+    with pytest.raises(ValidationError):
+        BusEvent(seq=1, audience="participant", participant_id="p\t1", frame="{}")
+
+
+def test_bus_message_reads_lines_and_the_previous_releases_json() -> None:
+    # GIVEN the same two events as this release publishes them and as the previous one did
+    events = [
+        BusEvent(seq=7, audience="participant", participant_id="p_a", frame='{"seq":7}'),
+        BusEvent(seq=8, audience="all", close="finished", frame='{"seq":8,"t":"a\\tb"}'),
+    ]
+    legacy = orjson.dumps(
+        [
+            {
+                "speedrun_id": "sr_x",
+                "seq": 7,
+                "audience": "participant",
+                "participant_id": "p_a",
+                "frame": '{"seq":7}',
+            },
+            {
+                "speedrun_id": "sr_x",
+                "seq": 8,
+                "audience": "all",
+                "frame": '{"seq":8,"t":"a\\tb"}',
+                "close": "finished",
+            },
+        ]
+    ).decode()
+    expected = [
+        (7, "participant", "p_a", '{"seq":7}', ""),
+        (8, "all", "", events[1].frame, "finished"),
+    ]
+    # THEN both read the same
+    assert read_bus_message(bus_message("sr_x", events)) == ("sr_x", expected)
+    assert read_bus_message(legacy) == ("sr_x", expected)
+    # AND so do the stream entries of both
+    assert stream_event("0-7", {"e": events[0].line()}) == expected[0]
+    old = {"a": "all", "p": "", "f": events[1].frame, "c": "finished"}
+    assert stream_event("0-8", old) == expected[1]

@@ -6,7 +6,6 @@ import asyncio
 import json
 
 import pytest
-from pydantic import TypeAdapter
 from redis.asyncio import Redis
 
 from speedrun_protocol.events import BusEvent, run_channel
@@ -66,17 +65,18 @@ async def test_join_emits_participant_joined_event(signon, redis: Redis) -> None
 
     entries = await redis.xrange(keys.events)
     assert [entry_id for entry_id, _ in entries] == ["0-1", "0-2"]
-    frame = decode_server_frame(entries[1][1]["f"])
+    frame = decode_server_frame(BusEvent.from_line(entries[1][1]["e"]).frame)
     assert frame == ParticipantJoinedFrame(
         seq=2, participant_id=second["participant_id"], nickname="Grace", participant_count=2
     )
-    assert entries[0][1]["a"] == "host"  # participants get the count in lobby views
+    assert BusEvent.from_line(entries[0][1]["e"]).audience == "host"  # participants: lobby views
     assert await redis.hget(keys.meta, "seq") == "2"
     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=2)
     assert message is not None
-    (event,) = TypeAdapter(list[BusEvent]).validate_json(message["data"])
-    assert (event.seq, event.audience, event.speedrun_id) == (1, "host", run["speedrun_id"])
-    assert json.loads(event.frame or "")["participant_id"] == first["participant_id"]
+    speedrun_id, line = message["data"].split("\n")
+    event = BusEvent.from_line(line)
+    assert (event.seq, event.audience, speedrun_id) == (1, "host", run["speedrun_id"])
+    assert json.loads(event.frame)["participant_id"] == first["participant_id"]
     await pubsub.aclose()
 
 

@@ -10,6 +10,7 @@ import redis
 from redis.asyncio import Redis
 
 from speedrun_protocol.errors import CloseCode
+from speedrun_protocol.events import BusEvent, bus_message
 from speedrun_protocol.frames import (
     AnswerFrame,
     AnswerResultFrame,
@@ -152,22 +153,17 @@ async def test_a_sockets_frames_of_one_turn_are_one_write_and_a_close_comes_afte
     room.hosts.add(host)
     room.participants.update({"p_a": ada, "p_b": bob})
 
-    def event(seq: int, audience: str, pid: str = "", close: str = "") -> dict[str, Any]:
-        body = {"speedrun_id": "sr_x", "seq": seq, "audience": audience}
-        body["frame"] = f'{{"seq":{seq},"type":"x"}}'
-        if pid:
-            body["participant_id"] = pid
-        if close:
-            body["close"] = close
-        return body
+    def event(seq: int, audience: str, pid: str = "", close: str = "") -> BusEvent:
+        frame = f'{{"seq":{seq},"type":"x"}}'
+        return BusEvent(seq=seq, audience=audience, participant_id=pid, close=close, frame=frame)
 
     # WHEN one script's events arrive as one message: Ada's result and next question, a view
-    # of her for the host; then a message whose event closes every socket
+    # of her for the host; then a message whose event closes every socket, as a process of the
+    # previous release publishes it (a JSON array: a rolling deploy runs both)
     first = [event(1, "participant", "p_a"), event(2, "host"), event(3, "participant", "p_a")]
-    await hub._on_message("sr:{sr_x}:bus", orjson.dumps(first).decode())
-    await hub._on_message(
-        "sr:{sr_x}:bus", orjson.dumps([event(4, "all", close="finished")]).decode()
-    )
+    await hub._on_message("sr:{sr_x}:bus", bus_message("sr_x", first))
+    legacy = {"speedrun_id": "sr_x", **event(4, "all", close="finished").model_dump()}
+    await hub._on_message("sr:{sr_x}:bus", orjson.dumps([legacy]).decode())
 
     # THEN each socket's frames were held to the next write (at the latest, the end of the
     # loop turn) and went out in one write, in order: Ada's two, the host's own, none of

@@ -8,6 +8,7 @@ import time
 import redis
 from redis.asyncio import Redis
 
+from speedrun_protocol.events import BusEvent
 from speedrun_protocol.frames import (
     AnswerFrame,
     AnswerResultFrame,
@@ -204,11 +205,12 @@ async def test_the_start_issues_question_one_once_to_everyone_on_the_board(runs,
 
     # THEN two events follow: the start to all, and question 1 once, to all participants
     added = await client.xrange(keys.events, f"({last_before[0]}", "+")
-    assert [(f["a"], json.loads(f["f"])["type"]) for _, f in added] == [
+    events = [BusEvent.from_line(f["e"]) for _, f in added]
+    assert [(e.audience, json.loads(e.frame)["type"]) for e in events] == [
         ("all", "run_started"),
         ("participants", "question"),
     ]
-    question = QuestionFrame.model_validate_json(added[1][1]["f"])
+    question = QuestionFrame.model_validate_json(events[1].frame)
     assert question.question.question_index == 0
     # AND ann and bob have question 1 from the start, the kicked cat nothing
     for pid in (ann, bob):

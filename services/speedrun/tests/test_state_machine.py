@@ -26,6 +26,7 @@ from hypothesis.stateful import (
 from redis.asyncio import Redis
 
 from speedrun_protocol.errors import ErrorCode
+from speedrun_protocol.events import BusEvent
 from speedrun_protocol.state import AnswerRecord, ParticipantProgress, RunKeys
 from speedrun_run.engine import Engine
 from speedrun_run.errors import Rejected
@@ -227,7 +228,9 @@ def build_machine(redis_url: str, runs: Any) -> type[RuleBasedStateMachine]:
             for entry_id, fields in entries:
                 seq = int(entry_id.split("-")[1])
                 assert seq == self.last_seq + 1
-                assert fields["f"].startswith(f'{{"seq":{seq},')
+                event = BusEvent.from_line(fields["e"])
+                assert event.seq == seq
+                assert event.frame.startswith(f'{{"seq":{seq},')
                 self.last_seq = seq
             assert int(self.meta()["seq"]) == self.last_seq
 
@@ -266,7 +269,7 @@ def build_machine(redis_url: str, runs: Any) -> type[RuleBasedStateMachine]:
             finished = [
                 f
                 for _, f in self.go(self.redis.xrange(keys.events))
-                if '"type":"run_finished"' in f["f"]
+                if '"type":"run_finished"' in BusEvent.from_line(f["e"]).frame
             ]
             assert len(finished) == (1 if meta["status"] == "finished" else 0)
 

@@ -18,7 +18,8 @@ key              type      holds
 ``scores``       zset      participant id -> score (the leaderboard)
 ``answers``      hash      ``<participant id>:<question index>`` -> :class:`AnswerRecord`
 ``progress``     hash      participant id -> :class:`ParticipantProgress` JSON
-``events``       stream    the run's recent events, for replay on reconnect
+``events``       stream    the run's recent events, for replay on reconnect (field ``e``:
+                           the event's line, see :class:`~speedrun_protocol.events.BusEvent`)
 ``presence``     hash      ``host`` or participant id -> ``<instance id>|<connection id>`` of
                            the one live connection of that identity (the engine's)
 ``pending``      set       host-paced: connected participants yet to answer the open question
@@ -247,35 +248,34 @@ EVENT_LOG_MAXLEN = 100_000
 """Events kept per run for replay (approximate trim); older misses get a fresh snapshot."""
 
 EMIT_LUA = """
-local bus_channel, bus_events = nil, {}
+local bus_channel, bus_lines = nil, {}
 local function emit(meta_key, events_key, channel, speedrun_id, audience, pid, body, close, maxlen)
   local seq = redis.call('HINCRBY', meta_key, 'seq', 1)
-  local frame = '{"seq":' .. seq .. ',' .. string.sub(body, 2)
-  redis.call('XADD', events_key, 'MAXLEN', '~', maxlen, '0-' .. seq,
-             'a', audience, 'p', pid, 'f', frame, 'c', close)
-  local ev = {speedrun_id = speedrun_id, seq = seq, audience = audience, frame = frame}
-  if pid ~= '' then ev['participant_id'] = pid end
-  if close ~= '' then ev['close'] = close end
-  bus_channel = channel
-  bus_events[#bus_events + 1] = cjson.encode(ev)
+  local line = seq .. '\\t' .. audience .. '\\t' .. pid .. '\\t' .. close ..
+               '\\t{"seq":' .. seq .. ',' .. string.sub(body, 2)
+  redis.call('XADD', events_key, 'MAXLEN', '~', maxlen, '0-' .. seq, 'e', line)
+  if not bus_channel then
+    bus_channel, bus_lines[1] = channel, speedrun_id
+  end
+  bus_lines[#bus_lines + 1] = line
   return seq
 end
 local function publish_events()
   if bus_channel then
-    redis.call('PUBLISH', bus_channel, '[' .. table.concat(bus_events, ',') .. ']')
-    bus_channel, bus_events = nil, {}
+    redis.call('PUBLISH', bus_channel, table.concat(bus_lines, '\\n'))
+    bus_channel, bus_lines = nil, {}
   end
 end
 """
 """Lua functions other scripts include (string concatenation) to emit run events.
 
-``emit`` takes the next sequence number from the ``meta`` hash, writes the frame into the run's
-``events`` stream under the id ``0-<seq>`` (so replay is ``XRANGE events 0-<last_seq+1> +``) with
-fields ``a`` (audience), ``p`` (participant id or ''), ``f`` (frame JSON, ``seq`` included) and
-``c`` (close or ''), and keeps the :class:`~speedrun_protocol.events.BusEvent` for the bus.
-``body`` is the frame's JSON without ``seq`` (see :func:`frame_body`); the function puts
-``"seq": N`` first. ``publish_events`` then publishes the script's events as one bus message (a
-JSON array, in sequence order) on the run's channel: a script that emits must call it last.
+``emit`` takes the next sequence number from the ``meta`` hash and writes the event's line (see
+:class:`~speedrun_protocol.events.BusEvent`: seq, audience, participant id or '', close or '', and
+the frame with ``"seq": N`` put first) into the run's ``events`` stream under the id ``0-<seq>``
+(so replay is ``XRANGE events 0-<last_seq+1> +``), field ``e``; and keeps the line for the bus.
+``body`` is the frame's JSON without ``seq`` (see :func:`frame_body`). ``publish_events`` then
+publishes the script's events as one bus message (the run's id, then the lines, in sequence
+order) on the run's channel: a script that emits must call it last.
 """
 
 EMIT_EVENT_SCRIPT = (

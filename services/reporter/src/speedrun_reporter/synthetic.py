@@ -12,6 +12,7 @@ from typing import Any
 
 from redis import Redis
 
+from speedrun_protocol.events import BusEvent
 from speedrun_protocol.state import (
     RUN_TTL_S,
     AnswerRecord,
@@ -148,7 +149,8 @@ def write_run(redis: Redis, run: SyntheticRun, status: str = "finished") -> None
             pipe.hset(keys.answers, mapping=mapping)
         for mapping in _chunks(progress):
             pipe.hset(keys.progress, mapping=mapping)
-        pipe.xadd(keys.events, {"a": "all", "p": "", "f": "{}", "c": "finished"}, id="0-42")
+        finished = BusEvent(seq=42, audience="all", close="finished", frame="{}")
+        pipe.xadd(keys.events, {"e": finished.line()}, id="0-42")
         for key in keys.all():
             pipe.expire(key, RUN_TTL_S)
         pipe.execute()

@@ -21,14 +21,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from aiohttp import web
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from speedrun_protocol.errors import CloseCode
-from speedrun_protocol.events import run_channel
+from speedrun_protocol.events import EventFields, read_bus_message, run_channel, stream_event
 from speedrun_protocol.state import RunKeys
 from speedrun_run.batch import RedisBatch
 from speedrun_run.scripts import control_channel
@@ -67,10 +66,6 @@ def ws_frame(frame: str) -> bytes:
     if size < 65536:
         return bytes((0x81, 126)) + size.to_bytes(2, "big") + payload
     return bytes((0x81, 127)) + size.to_bytes(8, "big") + payload
-
-
-Entry = tuple[int, str, str, str, str]
-"""A delivered run event: seq, audience, participant id, the frame, close."""
 
 
 def frame_type(frame: str) -> str:
@@ -219,7 +214,7 @@ class Room:
     """Participants moved on since this room's hosts last heard (only while it has a host)."""
     progress_sent: tuple[int, int] | None = None
     """The last ``answer_progress`` (question, answered) sent to this room's hosts."""
-    recent: deque[Entry] = field(default_factory=lambda: deque(maxlen=RECENT_EVENTS))
+    recent: deque[EventFields] = field(default_factory=lambda: deque(maxlen=RECENT_EVENTS))
     """The last events the listener delivered, in order: a socket going live catches up here."""
 
     def conns(self) -> Iterable[Conn]:
@@ -301,7 +296,7 @@ class Hub:
             if room.last_seq is not None and room.recent and room.recent[0][0] <= seq + 1:
                 # The recent events are in order and a new socket misses few of them (a socket
                 # per join in a lobby of thousands would otherwise walk all of them): from the end.
-                missed: list[Entry] = []
+                missed: list[EventFields] = []
                 for entry in reversed(room.recent):
                     if entry[0] <= seq:
                         break
@@ -404,12 +399,12 @@ class Hub:
             if op == "replace":
                 self.replace(arg)
             return
-        events = orjson.loads(data)
-        room = self.rooms.get(events[0]["speedrun_id"]) if events else None
+        speedrun_id, events = read_bus_message(data)
+        room = self.rooms.get(speedrun_id)
         if room is None:
             return
         for event in events:
-            seq = int(event["seq"])
+            seq = event[0]
             if room.last_seq is not None:
                 if seq <= room.last_seq:
                     continue
@@ -418,14 +413,7 @@ class Hub:
                     missing = await self._read_stream(room.speedrun_id, room.last_seq + 1, seq - 1)
                     for entry in missing:
                         self._deliver(room, *entry)
-            self._deliver(
-                room,
-                seq,
-                event["audience"],
-                event.get("participant_id") or "",
-                event["frame"],
-                event.get("close") or "",
-            )
+            self._deliver(room, *event)
 
     def _deliver(
         self,
@@ -474,16 +462,13 @@ class Hub:
 
     async def _read_stream(
         self, speedrun_id: str, first: int, last: int | None
-    ) -> list[tuple[int, str, str, str, str]]:
+    ) -> list[EventFields]:
         """Read run events ``first``..``last`` (inclusive; None: to the end), at most the limit."""
         key, high = RunKeys(speedrun_id).events, f"0-{last}" if last is not None else "+"
         (raw,) = await self.batch.commands(
             ("XRANGE", key, f"0-{first}", high, "COUNT", self.replay_limit)
         )
-        return [
-            (int(entry_id.split("-", 1)[1]), f["a"], f.get("p", ""), f["f"], f.get("c", ""))
-            for entry_id, f in raw
-        ]
+        return [stream_event(entry_id, fields) for entry_id, fields in raw]
 
     async def replay_possible(self, speedrun_id: str, last_seq: int, seq: int) -> bool:
         """Tell whether the events after ``last_seq`` up to ``seq`` are all still in the stream."""
