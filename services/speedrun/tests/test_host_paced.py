@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 from redis.asyncio import Redis
 
+from speedrun_protocol.events import BusEvent
 from speedrun_protocol.frames import (
     AnswerAcceptedFrame,
     AnswerFrame,
@@ -230,4 +232,101 @@ async def test_next_after_the_run_moved_on_elsewhere_reads_the_phase(runs, redis
     # THEN it opens question 3, not question 2 again
     assert await client.hget(keys.meta, "current_question") == "2"
     assert await client.hget(keys.meta, "phase") == "question"
+    await client.aclose()
+
+
+async def events_after(client: Redis, keys: RunKeys, seq: int) -> list[BusEvent]:
+    return [BusEvent.from_line(f["e"]) for _, f in await client.xrange(keys.events, f"0-{seq + 1}")]
+
+
+async def test_a_reveal_of_thousands_sends_the_results_a_thousand_per_script(
+    runs, redis_url
+) -> None:
+    # GIVEN a host-paced run of 2,345 players whose first question is open
+    run = runs.create("host-paced", nicknames=(), count=2)
+    pids = runs.join_many(run, 2_345)
+    keys = RunKeys(run.speedrun_id)
+    client = Redis.from_url(redis_url, decode_responses=True)
+    engine = Engine(client, "i-a", grace_s=30, host_grace_s=600)
+    now = int(time.time() * 1000)
+    await engine.start(run.speedrun_id, now)
+    seq = int(await client.hget(keys.meta, "seq") or 0)
+    await client.config_resetstat()
+
+    # WHEN the host reveals it (closing it: nobody answered)
+    await engine.reveal(run.speedrun_id, now + 1_000)
+
+    # THEN every player has exactly one result, the first 1,000 with the settle (before the
+    # distribution), the others in two more scripts, and nothing makes the next question wait
+    events = await events_after(client, keys, seq)
+    kinds = [json.loads(e.frame)["type"] for e in events]
+    assert kinds[0] == "question_closed"
+    assert kinds[1:1_001] == ["answer_result"] * 1_000
+    assert kinds[1_001] == "question_revealed"
+    assert kinds[1_002:] == ["answer_result"] * 1_345
+    results = [e for e in events if json.loads(e.frame)["type"] == "answer_result"]
+    assert sorted(e.participant_id for e in results) == sorted(pids)
+    assert all(json.loads(e.frame)["timed_out"] for e in results)
+    calls = {
+        k.removeprefix("cmdstat_"): v["calls"]
+        for k, v in (await client.info("commandstats")).items()
+    }
+    assert calls["evalsha"] == 4  # close, settle with 1,000 results, 1,000 more, the last 345
+    assert not await client.hexists(keys.meta, "results_due_ms")
+    await client.aclose()
+
+
+async def test_next_waits_for_the_results_another_instance_is_still_sending(
+    runs, redis_url
+) -> None:
+    # GIVEN a revealed question whose remaining results another instance is still sending
+    keys, client, (_, b), _ = await first_revealed(runs, redis_url, "i-a", "i-b")
+    due = int(time.time() * 1000) + 3_000
+    await client.hset(keys.meta, "results_due_ms", due)
+
+    async def last_chunk_sent() -> float:
+        await asyncio.sleep(0.3)
+        await client.hdel(keys.meta, "results_due_ms")
+        return time.time() * 1000
+
+    # WHEN the host asks another instance for the next question meanwhile
+    sent = asyncio.create_task(last_chunk_sent())
+    await b.next(keys.speedrun_id)
+
+    # THEN the question opened once the results were out, not before
+    opened = int(await client.hget(keys.meta, "question_opened_ms") or 0)
+    assert await client.hget(keys.meta, "current_question") == "1"
+    assert opened >= int(await sent) - 1
+    await client.aclose()
+
+
+async def test_next_goes_ahead_when_the_sender_of_the_results_stopped(runs, redis_url) -> None:
+    # GIVEN a revealed question whose results sender stopped before its last chunk
+    keys, client, (_, b), _ = await first_revealed(runs, redis_url, "i-a", "i-b")
+    due = int(time.time() * 1000) + 300
+    await client.hset(keys.meta, "results_due_ms", due)
+
+    # WHEN the host asks for the next question
+    await b.next(keys.speedrun_id)
+
+    # THEN it opens once the window is over, and the mark is gone
+    assert await client.hget(keys.meta, "current_question") == "1"
+    assert int(await client.hget(keys.meta, "question_opened_ms") or 0) >= due
+    assert not await client.hexists(keys.meta, "results_due_ms")
+    await client.aclose()
+
+
+async def test_results_of_a_question_the_run_has_moved_past_are_not_sent(runs, redis_url) -> None:
+    # GIVEN a run that has moved on to its second question
+    keys, client, (a,), now = await first_revealed(runs, redis_url, "i-a")
+    (pid,) = await client.zrange(keys.scores, 0, -1)
+    await a.next(keys.speedrun_id, now + 2_000)
+    seq = int(await client.hget(keys.meta, "seq") or 0)
+
+    # WHEN a late chunk of the first question's results arrives
+    reply = await a._script("host_results", keys.speedrun_id, now, 0, "1", pid, '{"type":"x"}')
+
+    # THEN it is refused and nothing is sent
+    assert reply == ["stale"]
+    assert await events_after(client, keys, seq) == []
     await client.aclose()

@@ -143,6 +143,9 @@ class MetaField(StrEnum):
     """Host-paced: when the current question opened (Unix ms)."""
     QUESTION_DEADLINE_MS = "question_deadline_ms"
     """Host-paced: when the current question closes (Unix ms)."""
+    RESULTS_DUE_MS = "results_due_ms"
+    """Host-paced: while a large reveal's results are still being sent, when they will have been
+    at the latest (Unix ms); the next question waits for them until then."""
     PARTICIPANT_COUNT = "participant_count"
     """Participants joined and not kicked."""
     ARCHIVED = "archived"

@@ -237,8 +237,11 @@ return {'ok', done}
 HOST_OPEN = r"""
 -- ARGV 6 expected status, 7 expected phase, 8 expected current question or '', 9 q,
 --      10 deadline, 11 question body, 12 run_started body or ''
-local m = redis.call('HMGET', META, 'status', 'phase', 'current_question')
+local m = redis.call('HMGET', META, 'status', 'phase', 'current_question', 'results_due_ms')
 if m[1] ~= ARGV[6] or m[2] ~= ARGV[7] or (m[3] or '') ~= ARGV[8] then return {'stale'} end
+-- the last reveal's results are still being sent (see HOST_RESULTS): they come first
+if m[4] and tonumber(m[4]) > tonumber(NOW) then return {'busy', m[4]} end
+redis.call('HDEL', META, 'results_due_ms')
 if ARGV[12] ~= '' then
   redis.call('HSET', META, 'status', 'running', 'started_at_ms', NOW)
   out('all', '', ARGV[12], '')
@@ -287,17 +290,25 @@ return {'ok'}
 
 HOST_SETTLE = r"""
 -- Reveal: apply the closed question's answers and time-outs, then show the distribution.
--- ARGV 6 q, 7 question_revealed body, 8 k, 9.. k stat field/value pairs,
---      then groups of 6: pid, progress, points, answer field, its final record (a time-out's
---      or the answer scored with the streak), result body
+-- ARGV 6 q, 7 question_revealed body, 8 when the results not sent here are due ('' for none),
+--      9 k, 10.. k stat field/value pairs, then r, r pid/result body pairs (the results sent
+--      here, at most RESULTS_CHUNK), then groups of 5: pid, progress, points, answer field, its
+--      final record (a time-out's or the answer scored with the streak)
 local m = redis.call('HMGET', META, 'status', 'phase', 'current_question')
 if m[1] ~= 'running' or m[2] ~= 'closed' or m[3] ~= ARGV[6] then return {'stale'} end
 redis.call('HSET', META, 'phase', 'revealed')
-local i = 9
-for _ = 1, tonumber(ARGV[8]) do
+if ARGV[8] ~= '' then redis.call('HSET', META, 'results_due_ms', ARGV[8]) end
+local i = 10
+for _ = 1, tonumber(ARGV[9]) do
   redis.call('HSET', QSTATS, ARGV[i], ARGV[i + 1])
   i = i + 2
 end
+local results = {}
+for _ = 1, tonumber(ARGV[i]) do
+  results[#results + 1] = i + 1
+  i = i + 2
+end
+i = i + 1
 local progress, records = {}, {}
 while i <= #ARGV do
   local pid = ARGV[i]
@@ -307,13 +318,24 @@ while i <= #ARGV do
   if redis.call('ZSCORE', SCORES, pid) then redis.call('ZINCRBY', SCORES, ARGV[i + 2], pid) end
   records[#records + 1] = ARGV[i + 3]
   records[#records + 1] = ARGV[i + 4]
-  out('participant', pid, ARGV[i + 5], '')
-  i = i + 6
+  i = i + 5
 end
 add_all('HSET', PROGRESS, progress)
 add_all('HSET', ANSWERS, records)
+for _, at in ipairs(results) do out('participant', ARGV[at], ARGV[at + 1], '') end
 out('all', '', ARGV[7], '')
 touch()
+return {'ok'}
+"""
+
+HOST_RESULTS = r"""
+-- The results of a large reveal beyond its first chunk, RESULTS_CHUNK per script, so that no
+-- script holds Redis for all of them (every other run on this Redis waits meanwhile).
+-- ARGV 6 q, 7 last chunk 1/0, 8.. pid/result body pairs
+local m = redis.call('HMGET', META, 'status', 'phase', 'current_question')
+if m[1] ~= 'running' or m[2] ~= 'revealed' or m[3] ~= ARGV[6] then return {'stale'} end
+for i = 8, #ARGV, 2 do out('participant', ARGV[i], ARGV[i + 1], '') end
+if ARGV[7] == '1' then redis.call('HDEL', META, 'results_due_ms') end
 return {'ok'}
 """
 
@@ -495,6 +517,7 @@ _RUN_SCRIPTS = {
     "host_answer": HOST_ANSWER,
     "host_close": HOST_CLOSE,
     "host_settle": HOST_SETTLE,
+    "host_results": HOST_RESULTS,
     "finish": FINISH,
     "kick": KICK,
     "lock": LOCK,
