@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -212,11 +213,33 @@ async def test_next_after_a_reveal_here_opens_the_question_in_one_script(runs, r
     # THEN it is open after one script and no read of the phase (the one HMGET is the script's
     # own check of the state it expects; reading the phase first would make two)
     assert await client.hget(keys.meta, "current_question") == "1"
-    calls = {
-        k.removeprefix("cmdstat_"): v["calls"]
-        for k, v in (await client.info("commandstats")).items()
-    }
+    calls = command_calls(await client.info("commandstats"))
     assert calls.get("evalsha") == 1 and calls.get("hmget") == 1
+    await client.aclose()
+
+
+def command_calls(stats: dict[str, Any]) -> dict[str, int]:
+    return {k.removeprefix("cmdstat_"): v["calls"] for k, v in stats.items()}
+
+
+async def test_a_reveal_of_an_open_question_reads_the_phase_once(runs, redis_url) -> None:
+    # GIVEN a host-paced run whose first question is open
+    run = runs.create("host-paced", nicknames=("ann",), count=2)
+    client = Redis.from_url(redis_url, decode_responses=True)
+    engine = Engine(client, "i-a", grace_s=30, host_grace_s=600)
+    now = int(time.time() * 1000)
+    await engine.start(run.speedrun_id, now)
+    await client.config_resetstat()
+
+    # WHEN the host reveals it
+    await engine.reveal(run.speedrun_id, now + 1_000)
+
+    # THEN it took the close and the settle, and one read of the phase: the HMGETs are that
+    # read, each script's own check and the settle's read of the answers (each step says
+    # which phase it left, so none is read again)
+    assert await client.hget(RunKeys(run.speedrun_id).meta, "phase") == "revealed"
+    calls = command_calls(await client.info("commandstats"))
+    assert (calls["evalsha"], calls["hmget"]) == (2, 4)
     await client.aclose()
 
 
@@ -267,10 +290,7 @@ async def test_a_reveal_of_thousands_sends_the_results_a_thousand_per_script(
     results = [e for e in events if json.loads(e.frame)["type"] == "answer_result"]
     assert sorted(e.participant_id for e in results) == sorted(pids)
     assert all(json.loads(e.frame)["timed_out"] for e in results)
-    calls = {
-        k.removeprefix("cmdstat_"): v["calls"]
-        for k, v in (await client.info("commandstats")).items()
-    }
+    calls = command_calls(await client.info("commandstats"))
     assert calls["evalsha"] == 4  # close, settle with 1,000 results, 1,000 more, the last 345
     assert not await client.hexists(keys.meta, "results_due_ms")
     await client.aclose()

@@ -353,17 +353,18 @@ class Engine:
         if static.self_paced:
             raise Rejected(ErrorCode.WRONG_STATE, "a self-paced run has no 'next'")
         revealed = self._revealed.pop(speedrun_id, None)
+        known: tuple[str, str, int] | None = None
+        if revealed is not None and revealed + 1 < len(static.questions):
+            known = ("running", "revealed", revealed)
         for _ in range(ATTEMPTS):
             at = now if now is not None else now_ms()
-            if revealed is not None and revealed + 1 < len(static.questions):
-                status, phase, current = "running", "revealed", revealed
-            else:
-                status, phase, current = await self._phase(speedrun_id)
-            revealed = None
+            status, phase, current = known or await self._phase(speedrun_id)
+            known = None
             if status != "running":
                 raise Rejected(ErrorCode.WRONG_STATE, f"the run is {status}")
             if phase in ("question", "closed"):
-                await self._reveal_step(static, speedrun_id, phase, current, at)
+                after = await self._reveal_step(static, speedrun_id, phase, current, at)
+                known = ("running", after, current) if after else None
                 continue
             if current + 1 >= len(static.questions):
                 await self.finish(speedrun_id, "completed", now=at)
@@ -375,7 +376,7 @@ class Engine:
                 return
             if reply[0] == "busy":
                 await self._results_sent(speedrun_id, int(reply[1]))
-                revealed, now = current, None  # it opens when they are out, not when asked
+                known, now = ("running", "revealed", current), None  # opens when they are out
         raise Contended("next")
 
     async def _results_sent(self, speedrun_id: str, due: int) -> None:
@@ -392,17 +393,20 @@ class Engine:
         static = await self.require_static(speedrun_id)
         if static.self_paced:
             raise Rejected(ErrorCode.WRONG_STATE, "a self-paced run has no 'reveal'")
+        known: tuple[str, str, int] | None = None
+        stepped = False
         for _ in range(ATTEMPTS):
             at = now if now is not None else now_ms()
-            status, phase, current = await self._phase(speedrun_id)
+            status, phase, current = known or await self._phase(speedrun_id)
+            known = None
+            if stepped and status == "running" and phase == "revealed":
+                _remember(self._revealed, speedrun_id, current, OPENED_CACHE)
+                return
             if status != "running" or phase not in ("question", "closed"):
                 raise Rejected(ErrorCode.WRONG_STATE, "no question to reveal")
-            await self._reveal_step(static, speedrun_id, phase, current, at)
-            if phase == "closed":
-                status, phase, _ = await self._phase(speedrun_id)
-                if phase == "revealed":
-                    _remember(self._revealed, speedrun_id, current, OPENED_CACHE)
-                    return
+            after = await self._reveal_step(static, speedrun_id, phase, current, at)
+            stepped = True
+            known = ("running", after, current) if after else None
         raise Contended("reveal")
 
     async def _phase(self, speedrun_id: str) -> tuple[str, str, int]:
@@ -414,21 +418,23 @@ class Engine:
 
     async def _reveal_step(
         self, static: RunStatic, speedrun_id: str, phase: str, current: int, now: int
-    ) -> None:
-        """One step towards 'revealed': close an open question, or settle a closed one."""
+    ) -> str | None:
+        """One step towards 'revealed': close an open question, or settle a closed one. Returns
+        the phase the step left (no need to read it), or None when the run had moved."""
         if phase == "question":
-            await self._script("host_close", speedrun_id, now, current, "host")
-        else:
-            await self._settle(static, speedrun_id, current, now)
+            reply = await self._script("host_close", speedrun_id, now, current, "host")
+            return "closed" if reply[0] == "ok" else None
+        return "revealed" if await self._settle(static, speedrun_id, current, now) else None
 
     async def close_question(self, speedrun_id: str, index: int, now: int | None = None) -> None:
         """Host-paced: the deadline of question ``index`` passed (no-op when already closed)."""
         at = now if now is not None else now_ms()
         await self._script("host_close", speedrun_id, at, index, "deadline")
 
-    async def _settle(self, static: RunStatic, speedrun_id: str, index: int, now: int) -> None:
+    async def _settle(self, static: RunStatic, speedrun_id: str, index: int, now: int) -> bool:
         """Apply the closed question's answers and time-outs and reveal it (one script), then
-        send the results beyond the first :data:`RESULTS_CHUNK` (a script per chunk).
+        send the results beyond the first :data:`RESULTS_CHUNK` (a script per chunk). Returns
+        False when the script found the question settled already, or the run moved on.
 
         Every participant on the board (joined, not kicked) is settled. The stored JSON is read
         with orjson and written with :mod:`speedrun_run.bodies`, not through the models: at
@@ -516,13 +522,14 @@ class Engine:
             *groups,
         )
         if reply[0] != "ok":
-            return  # settled by another call, or the run moved on: the caller reads the phase
+            return False  # settled by another call, or the run moved on
         for start in range(0, len(rest), chunk):
             last = "1" if start + chunk >= len(rest) else "0"
             part = rest[start : start + chunk]
             reply = await self._script("host_results", speedrun_id, now, index, last, *part)
             if reply[0] != "ok":
-                return  # the run ended, or moved on past the window: results would be late
+                break  # the run ended, or moved on past the window: results would be late
+        return True
 
     async def kick(self, speedrun_id: str, participant_id: str, now: int | None = None) -> None:
         """Remove a participant; their answers stay in the record, their socket is closed."""
