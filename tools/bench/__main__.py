@@ -54,7 +54,13 @@ from tools.bench.wsclient import client_frame, parse_cost_ns
 
 FULL_NS = (1_000, 5_000, 10_000)
 QUICK_NS = (200,)
-PROFILE_QUESTIONS = 3
+
+
+def profile_questions(n: int) -> int:
+    """Questions played under py-spy after a missed host-paced target, at N participants: enough
+    for a profile of hundreds of samples (at 1,000 players a question keeps the host's instance
+    busy ~0.1 s, and 3 of them gave 30 samples), 3 at 10,000, at most 30."""
+    return min(30, max(3, 30_000 // n))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -238,7 +244,7 @@ class Bench:
         if args.skip_real:
             self.redis, self.redis_url = start_redis()
             pin(self.redis.pid, self.placement.server_cores)
-        host_questions = args.warmup + args.reps + PROFILE_QUESTIONS
+        host_questions = args.warmup + args.reps + max(map(profile_questions, args.ns))
         connector = aiohttp.TCPConnector(limit=args.concurrency)
         timeout = aiohttp.ClientTimeout(total=60)
         try:
@@ -308,18 +314,17 @@ class Bench:
             missed = [r for r in summarise(n, bf, rf) if r.met is False and r.name in _HOST_PACED]
             if missed and args.profile != "never":
                 names = ", ".join(r.name for r in missed)
-                self.progress.step(f"real N={n:,}: profiling {PROFILE_QUESTIONS} more ({names})")
+                more = profile_questions(n)
+                self.progress.step(f"real N={n:,}: profiling {more} more ({names})")
                 # The host's instance: the commands, and half of the participants.
                 name = f"host-paced-n{n}"
                 recs = self._profile_alone(name, info.instance_pids[0])
                 scratch = RealFigures(n=n)
                 first = args.warmup + args.reps
                 try:
-                    await host_paced(
-                        info, joined, scratch, PROFILE_QUESTIONS, 0, self.progress, first
-                    )
+                    await host_paced(info, joined, scratch, more, 0, self.progress, first)
                 finally:
-                    self._stop_alone(name, recs, "the host's instance, 3 more questions")
+                    self._stop_alone(name, recs, f"the host's instance, {more} more questions")
             joined.host.send(client_frame(b'{"type":"end"}'))
         except (RuntimeError, TimeoutError, OSError, aiohttp.ClientError, KeyError) as exc:
             rf.errors.append(f"host-paced: {type(exc).__name__}: {exc}")

@@ -6,7 +6,7 @@ import json
 import math
 from pathlib import Path
 
-from tools.bench.__main__ import closing_note
+from tools.bench.__main__ import closing_note, profile_questions
 from tools.bench.profiler import summarise
 from tools.bench.results import make_result, median, percentile, table, write_charts, write_json
 
@@ -96,3 +96,7 @@ def test_the_closing_note_says_how_each_profile_of_a_missed_target_was_taken() -
     line = "profile of pid 42, sign-on, during the sign-ons, alone on the servers' cores"
     assert line in note and "solve_dependencies" in note
     assert "memory_per_participant" not in note
+
+
+def test_profiles_play_more_questions_where_each_is_short() -> None:
+    assert [profile_questions(n) for n in (200, 1_000, 5_000, 10_000)] == [30, 30, 6, 3]
