@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import importlib
 import json
@@ -33,6 +34,10 @@ def lambda_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[M
     module = importlib.reload(importlib.import_module("speedrun_loader.lambda_handler"))
     yield module
     get_settings.cache_clear()
+    # Importing the handler set up this thread's event loop (Mangum does, as a Lambda process
+    # keeps one for its life); closed here, or each reload leaks one for a later test to find.
+    asyncio.get_event_loop_policy().get_event_loop().close()
+    asyncio.set_event_loop(None)
 
 
 def upload_event() -> dict[str, Any]:
