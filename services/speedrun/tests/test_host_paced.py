@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from speedrun_protocol.events import BusEvent
 from speedrun_protocol.frames import (
@@ -349,4 +350,40 @@ async def test_results_of_a_question_the_run_has_moved_past_are_not_sent(runs, r
     # THEN it is refused and nothing is sent
     assert reply == ["stale"]
     assert await events_after(client, keys, seq) == []
+    await client.aclose()
+
+
+async def test_a_reveal_whose_later_results_cannot_be_sent_is_still_a_reveal(
+    runs, redis_url, monkeypatch, caplog
+) -> None:
+    # GIVEN a host-paced run of 1,500 players whose first question is open, and a Redis that
+    # fails once the settle is done
+    run = runs.create("host-paced", nicknames=(), count=2)
+    runs.join_many(run, 1_500)
+    keys = RunKeys(run.speedrun_id)
+    client = Redis.from_url(redis_url, decode_responses=True)
+    engine = Engine(client, "i-a", grace_s=30, host_grace_s=600)
+    now = int(time.time() * 1000)
+    await engine.start(run.speedrun_id, now)
+    seq = int(await client.hget(keys.meta, "seq") or 0)
+    script = engine._script
+
+    async def failing(name: str, *args: Any, **kwargs: Any) -> list[Any]:
+        if name == "host_results":
+            raise RedisConnectionError("connection lost")
+        return await script(name, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "_script", failing)
+
+    # WHEN the host reveals it
+    await engine.reveal(run.speedrun_id, now + 1_000)
+
+    # THEN the reveal stands (no error for the host): revealed, scored, 1,000 results out,
+    # the 500 others logged as unsent, and the next question waits out the window
+    assert await client.hget(keys.meta, "phase") == "revealed"
+    kinds = [json.loads(e.frame)["type"] for e in await events_after(client, keys, seq)]
+    assert kinds.count("answer_result") == 1_000 and kinds[-1] == "question_revealed"
+    (record,) = [r for r in caplog.records if r.message == "reveal results not all sent"]
+    assert record.unsent == 500  # type: ignore[attr-defined]
+    assert await client.hexists(keys.meta, "results_due_ms")
     await client.aclose()

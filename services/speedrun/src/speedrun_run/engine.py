@@ -22,6 +22,7 @@ from typing import Any, Literal, TypeVar
 import orjson
 from pydantic import ValidationError
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from speedrun_protocol.errors import CloseCode, ErrorCode
 from speedrun_protocol.events import CompletionMessage, run_channel
@@ -526,7 +527,17 @@ class Engine:
         for start in range(0, len(rest), chunk):
             last = "1" if start + chunk >= len(rest) else "0"
             part = rest[start : start + chunk]
-            reply = await self._script("host_results", speedrun_id, now, index, last, *part)
+            try:
+                reply = await self._script("host_results", speedrun_id, now, index, last, *part)
+            except (RedisError, OSError):
+                # The question is revealed (the host has the distribution): not an error for
+                # the host. These players see their score in the leaderboard; the next question
+                # waits out the window.
+                logger.warning(
+                    "reveal results not all sent",
+                    extra={"speedrun_id": speedrun_id, "unsent": (len(rest) - start) // 2},
+                )
+                break
             if reply[0] != "ok":
                 break  # the run ended, or moved on past the window: results would be late
         return True
