@@ -124,16 +124,8 @@ class RunFactory:
     def join(self, run: Run, nickname: str) -> str:
         """Add a participant as sign-on does (record, nickname, score 0, count, joined event)."""
         keys = RunKeys(run.speedrun_id)
-        pid = new_participant_id()
-        record = ParticipantRecord(
-            participant_id=pid,
-            nickname=nickname,
-            joined_at_ms=int(time.time() * 1000) + len(run.participants),
-        )
         pipe = self.redis.pipeline()
-        pipe.hset(keys.participants, pid, record.model_dump_json())
-        pipe.hset(keys.nicks, nickname.casefold(), pid)
-        pipe.zadd(keys.scores, {pid: 0})
+        pid = self._add(pipe, run, nickname, int(time.time() * 1000) + len(run.participants))
         pipe.hincrby(keys.meta, "participant_count", 1)
         count = pipe.execute()[-1]
         body = frame_body(
@@ -151,31 +143,33 @@ class RunFactory:
                 EVENT_LOG_MAXLEN,
             ],
         )
-        run.participants[pid] = issue_token(SECRET, run.speedrun_id, "participant", pid, 3600)
-        run.nicknames[pid] = nickname
         return pid
 
     def join_many(self, run: Run, count: int) -> list[str]:
         """Add ``count`` participants as sign-on does, in one pipeline and without their joined
         events (for runs of thousands)."""
-        keys = RunKeys(run.speedrun_id)
         joined_at = int(time.time() * 1000)
         pipe = self.redis.pipeline(transaction=False)
-        pids = []
-        for i in range(count):
-            pid, nickname = new_participant_id(), f"player{len(run.participants)}"
-            record = ParticipantRecord(
-                participant_id=pid, nickname=nickname, joined_at_ms=joined_at + i
-            )
-            pipe.hset(keys.participants, pid, record.model_dump_json())
-            pipe.hset(keys.nicks, nickname.casefold(), pid)
-            pipe.zadd(keys.scores, {pid: 0})
-            run.participants[pid] = issue_token(SECRET, run.speedrun_id, "participant", pid, 3600)
-            run.nicknames[pid] = nickname
-            pids.append(pid)
-        pipe.hincrby(keys.meta, "participant_count", count)
+        pids = [
+            self._add(pipe, run, f"player{len(run.participants)}", joined_at + i)
+            for i in range(count)
+        ]
+        pipe.hincrby(RunKeys(run.speedrun_id).meta, "participant_count", count)
         pipe.execute()
         return pids
+
+    @staticmethod
+    def _add(pipe: Any, run: Run, nickname: str, joined_at_ms: int) -> str:
+        """Queue a new participant's record, nickname and score on ``pipe``; give them a token."""
+        keys = RunKeys(run.speedrun_id)
+        pid = new_participant_id()
+        record = ParticipantRecord(participant_id=pid, nickname=nickname, joined_at_ms=joined_at_ms)
+        pipe.hset(keys.participants, pid, record.model_dump_json())
+        pipe.hset(keys.nicks, nickname.casefold(), pid)
+        pipe.zadd(keys.scores, {pid: 0})
+        run.participants[pid] = issue_token(SECRET, run.speedrun_id, "participant", pid, 3600)
+        run.nicknames[pid] = nickname
+        return pid
 
     def close(self) -> None:
         """Drop the connection."""

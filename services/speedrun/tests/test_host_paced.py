@@ -189,18 +189,39 @@ async def test_a_question_of_a_run_of_thousands_waits_for_every_connected_player
     await client.aclose()
 
 
+async def first_open(
+    runs,
+    redis_url: str,
+    players: int = 0,
+    nicknames: tuple[str, ...] = (),
+    count: int = 2,
+    instance: str = "i-a",
+) -> tuple[RunKeys, Redis, Engine, int, int, list[str]]:
+    """A host-paced run of ``count`` questions (``nicknames`` joined, then ``players`` more)
+    whose first question one engine has opened. Returns its keys, the client, the engine, the
+    clock, the run's seq after the opening, and the extra players' ids."""
+    run = runs.create("host-paced", nicknames=nicknames, count=count)
+    pids = runs.join_many(run, players) if players else []
+    keys = RunKeys(run.speedrun_id)
+    client = Redis.from_url(redis_url, decode_responses=True)
+    engine = Engine(client, instance, grace_s=30, host_grace_s=600)
+    now = int(time.time() * 1000)
+    await engine.start(run.speedrun_id, now)
+    seq = int(await client.hget(keys.meta, "seq") or 0)
+    return keys, client, engine, now, seq, pids
+
+
 async def first_revealed(
     runs, redis_url: str, *instances: str
 ) -> tuple[RunKeys, Redis, list[Engine], int]:
     """A host-paced run of 3 questions (ann joined) with an engine per instance; the first one
     has started it and revealed question 1. Returns its keys, the client, the engines, the clock."""
-    run = runs.create("host-paced", nicknames=("ann",), count=3)
-    client = Redis.from_url(redis_url, decode_responses=True)
-    engines = [Engine(client, name, grace_s=30, host_grace_s=600) for name in instances]
-    now = int(time.time() * 1000)
-    await engines[0].start(run.speedrun_id, now)
-    await engines[0].reveal(run.speedrun_id, now + 1_000)
-    return RunKeys(run.speedrun_id), client, engines, now
+    keys, client, first, now, _, _ = await first_open(
+        runs, redis_url, nicknames=("ann",), count=3, instance=instances[0]
+    )
+    await first.reveal(keys.speedrun_id, now + 1_000)
+    others = [Engine(client, name, grace_s=30, host_grace_s=600) for name in instances[1:]]
+    return keys, client, [first, *others], now
 
 
 async def test_next_after_a_reveal_here_opens_the_question_in_one_script(runs, redis_url) -> None:
@@ -225,20 +246,16 @@ def command_calls(stats: dict[str, Any]) -> dict[str, int]:
 
 async def test_a_reveal_of_an_open_question_reads_the_phase_once(runs, redis_url) -> None:
     # GIVEN a host-paced run whose first question is open
-    run = runs.create("host-paced", nicknames=("ann",), count=2)
-    client = Redis.from_url(redis_url, decode_responses=True)
-    engine = Engine(client, "i-a", grace_s=30, host_grace_s=600)
-    now = int(time.time() * 1000)
-    await engine.start(run.speedrun_id, now)
+    keys, client, engine, now, _, _ = await first_open(runs, redis_url, nicknames=("ann",))
     await client.config_resetstat()
 
     # WHEN the host reveals it
-    await engine.reveal(run.speedrun_id, now + 1_000)
+    await engine.reveal(keys.speedrun_id, now + 1_000)
 
     # THEN it took the close and the settle, and one read of the phase: the HMGETs are that
     # read, each script's own check and the settle's read of the answers (each step says
     # which phase it left, so none is read again)
-    assert await client.hget(RunKeys(run.speedrun_id).meta, "phase") == "revealed"
+    assert await client.hget(keys.meta, "phase") == "revealed"
     calls = command_calls(await client.info("commandstats"))
     assert (calls["evalsha"], calls["hmget"]) == (2, 4)
     await client.aclose()
@@ -267,18 +284,11 @@ async def test_a_reveal_of_thousands_sends_the_results_a_thousand_per_script(
     runs, redis_url
 ) -> None:
     # GIVEN a host-paced run of 2,345 players whose first question is open
-    run = runs.create("host-paced", nicknames=(), count=2)
-    pids = runs.join_many(run, 2_345)
-    keys = RunKeys(run.speedrun_id)
-    client = Redis.from_url(redis_url, decode_responses=True)
-    engine = Engine(client, "i-a", grace_s=30, host_grace_s=600)
-    now = int(time.time() * 1000)
-    await engine.start(run.speedrun_id, now)
-    seq = int(await client.hget(keys.meta, "seq") or 0)
+    keys, client, engine, now, seq, pids = await first_open(runs, redis_url, players=2_345)
     await client.config_resetstat()
 
     # WHEN the host reveals it (closing it: nobody answered)
-    await engine.reveal(run.speedrun_id, now + 1_000)
+    await engine.reveal(keys.speedrun_id, now + 1_000)
 
     # THEN every player has exactly one result, the first 1,000 with the settle (before the
     # distribution), the others in two more scripts, and nothing makes the next question wait
@@ -358,14 +368,7 @@ async def test_a_reveal_whose_later_results_cannot_be_sent_is_still_a_reveal(
 ) -> None:
     # GIVEN a host-paced run of 1,500 players whose first question is open, and a Redis that
     # fails once the settle is done
-    run = runs.create("host-paced", nicknames=(), count=2)
-    runs.join_many(run, 1_500)
-    keys = RunKeys(run.speedrun_id)
-    client = Redis.from_url(redis_url, decode_responses=True)
-    engine = Engine(client, "i-a", grace_s=30, host_grace_s=600)
-    now = int(time.time() * 1000)
-    await engine.start(run.speedrun_id, now)
-    seq = int(await client.hget(keys.meta, "seq") or 0)
+    keys, client, engine, now, seq, _ = await first_open(runs, redis_url, players=1_500)
     script = engine._script
 
     async def failing(name: str, *args: Any, **kwargs: Any) -> list[Any]:
@@ -376,7 +379,7 @@ async def test_a_reveal_whose_later_results_cannot_be_sent_is_still_a_reveal(
     monkeypatch.setattr(engine, "_script", failing)
 
     # WHEN the host reveals it
-    await engine.reveal(run.speedrun_id, now + 1_000)
+    await engine.reveal(keys.speedrun_id, now + 1_000)
 
     # THEN the reveal stands (no error for the host): revealed, scored, 1,000 results out,
     # the 500 others logged as unsent, and the next question waits out the window

@@ -364,8 +364,7 @@ class Engine:
             if status != "running":
                 raise Rejected(ErrorCode.WRONG_STATE, f"the run is {status}")
             if phase in ("question", "closed"):
-                after = await self._reveal_step(static, speedrun_id, phase, current, at)
-                known = ("running", after, current) if after else None
+                known = await self._reveal_step(static, speedrun_id, phase, current, at)
                 continue
             if current + 1 >= len(static.questions):
                 await self.finish(speedrun_id, "completed", now=at)
@@ -405,9 +404,8 @@ class Engine:
                 return
             if status != "running" or phase not in ("question", "closed"):
                 raise Rejected(ErrorCode.WRONG_STATE, "no question to reveal")
-            after = await self._reveal_step(static, speedrun_id, phase, current, at)
+            known = await self._reveal_step(static, speedrun_id, phase, current, at)
             stepped = True
-            known = ("running", after, current) if after else None
         raise Contended("reveal")
 
     async def _phase(self, speedrun_id: str) -> tuple[str, str, int]:
@@ -419,13 +417,16 @@ class Engine:
 
     async def _reveal_step(
         self, static: RunStatic, speedrun_id: str, phase: str, current: int, now: int
-    ) -> str | None:
+    ) -> tuple[str, str, int] | None:
         """One step towards 'revealed': close an open question, or settle a closed one. Returns
-        the phase the step left (no need to read it), or None when the run had moved."""
+        the run's status, phase and question as the step left them (no need to read them), or
+        None when the run had moved."""
         if phase == "question":
             reply = await self._script("host_close", speedrun_id, now, current, "host")
-            return "closed" if reply[0] == "ok" else None
-        return "revealed" if await self._settle(static, speedrun_id, current, now) else None
+            done = reply[0] == "ok"
+            return ("running", "closed", current) if done else None
+        done = await self._settle(static, speedrun_id, current, now)
+        return ("running", "revealed", current) if done else None
 
     async def close_question(self, speedrun_id: str, index: int, now: int | None = None) -> None:
         """Host-paced: the deadline of question ``index`` passed (no-op when already closed)."""
@@ -588,13 +589,15 @@ class Engine:
     async def end(self, speedrun_id: str, now: int | None = None) -> None:
         """End the run now (host): an open host-paced question is closed and settled first."""
         static = await self.require_static(speedrun_id)
+        known: tuple[str, str, int] | None = None
         for _ in range(ATTEMPTS):
             at = now if now is not None else now_ms()
-            status, phase, current = await self._phase(speedrun_id)
+            status, phase, current = known or await self._phase(speedrun_id)
+            known = None
             if status == "finished":
                 raise Rejected(ErrorCode.WRONG_STATE, "the run is already over")
             if not static.self_paced and phase in ("question", "closed"):
-                await self._reveal_step(static, speedrun_id, phase, current, at)
+                known = await self._reveal_step(static, speedrun_id, phase, current, at)
                 continue
             if await self.finish(speedrun_id, "ended_by_host", now=at, lobby_ok=True):
                 return

@@ -102,6 +102,17 @@ local function on_board(pid)
   return redis.call('ZSCORE', SCORES, pid) ~= false
 end
 
+-- host-paced: the run is running with question q (a string) in this phase
+local function in_phase(phase, q)
+  local m = redis.call('HMGET', META, 'status', 'phase', 'current_question')
+  return m[1] == 'running' and m[2] == phase and m[3] == q
+end
+
+-- one 'participant' event per pid/frame body pair in ARGV[first .. last]
+local function out_each(first, last)
+  for i = first, last, 2 do out('participant', ARGV[i], ARGV[i + 1], '') end
+end
+
 -- one command per 1,000 arguments instead of one per member or pair (a script that touches
 -- every participant spent most of its time in the calls); pairs stay whole (1,000 is even)
 local function add_all(command, key, members)
@@ -281,8 +292,7 @@ return {'ok'}
 
 HOST_CLOSE = r"""
 -- ARGV 6 q, 7 reason
-local m = redis.call('HMGET', META, 'status', 'phase', 'current_question')
-if m[1] ~= 'running' or m[2] ~= 'question' or m[3] ~= ARGV[6] then return {'stale'} end
+if not in_phase('question', ARGV[6]) then return {'stale'} end
 close_question(ARGV[6], ARGV[7])
 touch()
 return {'ok'}
@@ -294,8 +304,7 @@ HOST_SETTLE = r"""
 --      9 k, 10.. k stat field/value pairs, then r, r pid/result body pairs (the results sent
 --      here, at most RESULTS_CHUNK), then groups of 5: pid, progress, points, answer field, its
 --      final record (a time-out's or the answer scored with the streak)
-local m = redis.call('HMGET', META, 'status', 'phase', 'current_question')
-if m[1] ~= 'running' or m[2] ~= 'closed' or m[3] ~= ARGV[6] then return {'stale'} end
+if not in_phase('closed', ARGV[6]) then return {'stale'} end
 redis.call('HSET', META, 'phase', 'revealed')
 if ARGV[8] ~= '' then redis.call('HSET', META, 'results_due_ms', ARGV[8]) end
 local i = 10
@@ -303,12 +312,8 @@ for _ = 1, tonumber(ARGV[9]) do
   redis.call('HSET', QSTATS, ARGV[i], ARGV[i + 1])
   i = i + 2
 end
-local results = {}
-for _ = 1, tonumber(ARGV[i]) do
-  results[#results + 1] = i + 1
-  i = i + 2
-end
-i = i + 1
+local results, groups = i + 1, i + 1 + 2 * tonumber(ARGV[i])
+i = groups
 local progress, records = {}, {}
 while i <= #ARGV do
   local pid = ARGV[i]
@@ -322,7 +327,7 @@ while i <= #ARGV do
 end
 add_all('HSET', PROGRESS, progress)
 add_all('HSET', ANSWERS, records)
-for _, at in ipairs(results) do out('participant', ARGV[at], ARGV[at + 1], '') end
+out_each(results, groups - 1)
 out('all', '', ARGV[7], '')
 touch()
 return {'ok'}
@@ -332,9 +337,8 @@ HOST_RESULTS = r"""
 -- The results of a large reveal beyond its first chunk, RESULTS_CHUNK per script, so that no
 -- script holds Redis for all of them (every other run on this Redis waits meanwhile).
 -- ARGV 6 q, 7 last chunk 1/0, 8.. pid/result body pairs
-local m = redis.call('HMGET', META, 'status', 'phase', 'current_question')
-if m[1] ~= 'running' or m[2] ~= 'revealed' or m[3] ~= ARGV[6] then return {'stale'} end
-for i = 8, #ARGV, 2 do out('participant', ARGV[i], ARGV[i + 1], '') end
+if not in_phase('revealed', ARGV[6]) then return {'stale'} end
+out_each(8, #ARGV)
 if ARGV[7] == '1' then redis.call('HDEL', META, 'results_due_ms') end
 return {'ok'}
 """
