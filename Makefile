@@ -12,9 +12,10 @@ ENV ?= dev
 export UV_LINK_MODE ?= copy
 
 # Workspace members and where they live; each is synced into its own environment and tested alone.
-MEMBERS := protocol aws testkit loader signon speedrun reporter devstack cli
+MEMBERS := protocol aws redis testkit loader signon speedrun reporter devstack cli
 dir_protocol := libs/protocol
 dir_aws := libs/aws
+dir_redis := libs/redis
 dir_testkit := libs/testkit
 dir_devstack := libs/devstack
 dir_loader := services/loader
@@ -88,7 +89,7 @@ lint: sync ## ruff check, ruff format --check, mypy (strict on libs/protocol)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy libs/protocol/src
-	$(VENV)/bin/mypy libs/aws/src libs/testkit/src services/loader/src services/signon/src \
+	$(VENV)/bin/mypy libs/aws/src libs/redis/src libs/testkit/src services/loader/src services/signon/src \
 		services/speedrun/src services/reporter/src libs/devstack/src tools/cli/src
 	$(VENV)/bin/mypy --explicit-package-bases tools/bench
 

@@ -400,3 +400,17 @@ def test_speedrun_scales_on_cpu_and_connections(modules: dict[str, Any]) -> None
     ][0]["metrics"]
     names = {m["metric_stat"][0]["metric"][0]["metric_name"] for m in metrics if "metric_stat" in m}
     assert "ActiveConnectionCount" in names
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_signon_keeps_connections_longer_than_its_alb(
+    environment: str, modules: dict[str, Any], environments: dict[str, Any]
+) -> None:
+    """The balancer must close idle connections first: sign-on closing one races with the
+    balancer's next request on it, which the client sees as a 502."""
+    from speedrun_signon.config import Settings
+
+    assert "KEEP_ALIVE_S" not in modules["signon"].locals_["environment"]
+    scope = environments[environment].module_scope(modules["load_balancer"], "internal_alb")
+    idle = scope.evaluate(modules["load_balancer"].resource("aws_lb")["idle_timeout"])
+    assert Settings.model_fields["keep_alive_s"].default > idle

@@ -73,3 +73,23 @@ def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         2,
     )
     assert settings.run_table_name == "speedrun-local-runs"
+
+
+def test_server_keeps_idle_connections_as_configured(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``python -m speedrun_signon`` hands uvicorn the keep-alive (75 s unless set): longer than
+    the load balancer's idle timeout, see the Terraform consistency tests."""
+    import uvicorn
+
+    from speedrun_signon import __main__ as entry
+
+    served: dict[str, object] = {}
+    monkeypatch.setattr(entry, "get_settings", lambda: settings)
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(options))
+    monkeypatch.setattr("sys.argv", ["speedrun_signon", "--port", "8123"])
+
+    entry.main()
+
+    assert served["timeout_keep_alive"] == 75
+    assert served["port"] == 8123

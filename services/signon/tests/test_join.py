@@ -6,7 +6,7 @@ import asyncio
 import json
 
 import pytest
-from redis.asyncio import Redis
+from redis.asyncio import Connection, Redis
 
 from speedrun_protocol.events import BusEvent, run_channel
 from speedrun_protocol.frames import ParticipantJoinedFrame, decode_server_frame
@@ -213,6 +213,29 @@ async def test_join_200_concurrently_gives_200_distinct_participants(signon, red
     assert await redis.hget(keys.meta, "participant_count") == "200"
     assert await redis.xlen(keys.events) == 200
     assert await redis.hget(keys.meta, "seq") == "200"
+
+
+async def test_joins_at_once_share_redis_round_trips(
+    signon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = await signon.open_run()
+    await signon.join(run["join_code"], "First")  # the code is known to this process now
+    writes = 0
+    send = Connection.send_packed_command
+
+    async def counted(self: Connection, *args: object, **kwargs: object) -> None:
+        nonlocal writes
+        writes += 1
+        await send(self, *args, **kwargs)
+
+    monkeypatch.setattr(Connection, "send_packed_command", counted)
+
+    responses = await asyncio.gather(
+        *(signon.join(run["join_code"], f"Burst {i}") for i in range(100))
+    )
+
+    assert [r.status_code for r in responses] == [201] * 100
+    assert writes <= 20, f"{writes} writes to Redis for 100 joins"
 
 
 async def test_join_same_nickname_concurrently_admits_exactly_one(signon) -> None:

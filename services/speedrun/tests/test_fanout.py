@@ -22,8 +22,8 @@ from speedrun_protocol.frames import (
     StartFrame,
 )
 from speedrun_protocol.state import AnswerRecord, RunKeys
+from speedrun_redis import RedisBatch
 from speedrun_run import hub as hub_module
-from speedrun_run.batch import RedisBatch
 from speedrun_run.engine import Engine
 from speedrun_run.hub import Conn, Hub, Room, ws_frame
 from speedrun_run.leaderboard import FULL_PACE_UP_TO, update_due, update_room

@@ -28,6 +28,7 @@ def main() -> None:
         port=args.port,
         log_level=level if level in {"debug", "info", "warning", "error", "critical"} else "info",
         access_log=level == "debug",
+        timeout_keep_alive=settings.keep_alive_s,
     )
 
 

@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     join_window_s: int = Field(
         default=60, ge=1, description="The window of join_limit_per_run, in seconds."
     )
+    keep_alive_s: int = Field(
+        default=75,
+        ge=1,
+        description="Seconds an idle HTTP connection stays open. Longer than the load balancer's "
+        "idle timeout (60 s), so that the balancer, not sign-on, closes it: closing first races "
+        "with the balancer's next request on it, which then fails with a 502.",
+    )
     trusted_proxy_hops: int = Field(
         default=0,
         ge=0,

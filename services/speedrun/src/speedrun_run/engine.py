@@ -44,8 +44,8 @@ from speedrun_protocol.state import (
     RunQuestion,
     frame_body,
 )
+from speedrun_redis import RedisBatch
 from speedrun_run import bodies
-from speedrun_run.batch import RedisBatch
 from speedrun_run.bodies import QuestionBodies
 from speedrun_run.clock import now_ms
 from speedrun_run.errors import Contended, Rejected, RunGone, RunLost

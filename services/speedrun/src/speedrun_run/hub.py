@@ -29,7 +29,7 @@ from redis.exceptions import RedisError
 from speedrun_protocol.errors import CloseCode
 from speedrun_protocol.events import EventFields, read_bus_message, run_channel, stream_event
 from speedrun_protocol.state import RunKeys
-from speedrun_run.batch import RedisBatch
+from speedrun_redis import RedisBatch
 from speedrun_run.scripts import control_channel
 
 logger = logging.getLogger(__name__)

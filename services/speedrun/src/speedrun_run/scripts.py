@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from speedrun_protocol.state import EMIT_LUA, RunKeys
-from speedrun_run.batch import RedisBatch
+from speedrun_redis import RedisBatch
 
 DEADLINES_KEY = "speedrun:deadlines"
 INSTANCES_KEY = "speedrun:instances"

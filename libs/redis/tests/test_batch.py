@@ -10,7 +10,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from speedrun_run.batch import RedisBatch
+from speedrun_redis import RedisBatch
 from speedrun_testkit.procs import free_port
 
 INCR_BY = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
