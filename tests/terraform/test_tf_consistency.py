@@ -403,14 +403,22 @@ def test_speedrun_scales_on_cpu_and_connections(modules: dict[str, Any]) -> None
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_signon_keeps_connections_longer_than_its_alb(
-    environment: str, modules: dict[str, Any], environments: dict[str, Any]
+@pytest.mark.parametrize(
+    ("settings_module", "alb"),
+    [("speedrun_signon.config", "internal_alb"), ("speedrun_run.config", "public_alb")],
+)
+def test_services_keep_connections_longer_than_their_alb(
+    environment: str,
+    settings_module: str,
+    alb: str,
+    modules: dict[str, Any],
+    environments: dict[str, Any],
 ) -> None:
-    """The balancer must close idle connections first: sign-on closing one races with the
+    """The balancer must close idle connections first: a service closing one races with the
     balancer's next request on it, which the client sees as a 502."""
-    from speedrun_signon.config import Settings
-
-    assert "KEEP_ALIVE_S" not in modules["signon"].locals_["environment"]
-    scope = environments[environment].module_scope(modules["load_balancer"], "internal_alb")
+    settings = importlib.import_module(settings_module).Settings
+    service = "signon" if alb == "internal_alb" else "speedrun"
+    assert "KEEP_ALIVE_S" not in modules[service].locals_["environment"]
+    scope = environments[environment].module_scope(modules["load_balancer"], alb)
     idle = scope.evaluate(modules["load_balancer"].resource("aws_lb")["idle_timeout"])
-    assert Settings.model_fields["keep_alive_s"].default > idle
+    assert settings.model_fields["keep_alive_s"].default > idle

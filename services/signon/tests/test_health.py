@@ -86,6 +86,7 @@ def test_server_keeps_idle_connections_as_configured(
 
     served: dict[str, object] = {}
     monkeypatch.setattr(entry, "get_settings", lambda: settings)
+    monkeypatch.setattr(entry, "tune_gc", lambda: None)  # not for the test process
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(options))
     monkeypatch.setattr("sys.argv", ["speedrun_signon", "--port", "8123"])
 

@@ -274,3 +274,23 @@ async def test_an_instance_lists_a_connection_until_it_leaves_and_not_a_replaced
     assert await client.hget(listed, field) is None
     assert await client.hget(presence, ann) is None
     await client.aclose()
+
+
+def test_server_keeps_idle_connections_as_configured(settings, monkeypatch) -> None:
+    """``python -m speedrun_run`` hands aiohttp the keep-alive (150 s unless set): longer than
+    the load balancer's idle timeout, see the Terraform consistency tests."""
+    from aiohttp import web
+
+    from speedrun_run import __main__ as entry
+
+    served: dict[str, object] = {}
+    monkeypatch.setattr(entry, "get_settings", lambda: settings)
+    monkeypatch.setattr(entry, "tune_gc", lambda: None)  # not for the test process
+    monkeypatch.setattr("asyncio.set_event_loop_policy", lambda policy: None)
+    monkeypatch.setattr(web, "run_app", lambda app, **options: served.update(options))
+    monkeypatch.setattr("sys.argv", ["speedrun_run", "--port", "8124"])
+
+    entry.main()
+
+    assert served["keepalive_timeout"] == 150
+    assert served["port"] == 8124

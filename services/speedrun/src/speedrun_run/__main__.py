@@ -33,6 +33,7 @@ def main() -> None:
         host=args.host,
         port=args.port,
         shutdown_timeout=settings.shutdown_timeout_s,
+        keepalive_timeout=settings.keep_alive_s,
         access_log=None,
         print=None,
     )

@@ -75,6 +75,13 @@ class Settings(BaseSettings):
     replay_limit: int = Field(
         default=1000, ge=1, description="Missed events replayed at most; beyond, a fresh snapshot."
     )
+    keep_alive_s: int = Field(
+        default=150,
+        ge=1,
+        description="Seconds an idle HTTP connection stays open. Longer than the load balancer's "
+        "idle timeout (120 s), so that the balancer, not the instance, closes it: closing first "
+        "races with the balancer's next request on it, which then fails with a 502.",
+    )
     shutdown_timeout_s: float = Field(
         default=8.0, gt=0, le=15, description="Time given to sockets to close on SIGTERM."
     )
