@@ -8,6 +8,9 @@ import { Countdown, RunSocket } from "./socket.js";
 import { renderDistribution, renderLeaderboard, renderPodium, SHAPES } from "./widgets.js";
 
 const STORE_KEY = "speedrun.host";
+// Players listed at once in the lobby and on the dashboard; the rest are found by name. With
+// thousands of players a full list is unreadable and rebuilding it is what slows the page.
+const SHOWN = 200;
 const main = byId("main");
 const conn = byId("conn");
 
@@ -25,6 +28,8 @@ const state = {
   participants: new Map(), // participant id -> ParticipantView-like record
   participantCount: 0,
   leaderboard: [],
+  filter: "", // find players by nickname (lower case)
+  renderQueued: false,
 };
 
 // ------------------------------------------------------------------------------- storage
@@ -327,8 +332,7 @@ function onFrame(frame) {
       break;
     case "participants_progress":
       // Many at once (coalesced): merge them all, then draw the table once.
-      for (const participant of frame.participants) upsert(participant, false);
-      renderPeople();
+      for (const participant of frame.participants) upsert(participant);
       break;
     case "participant_finished":
       upsert({ participant_id: frame.participant_id, finished: true, score: frame.score });
@@ -404,13 +408,13 @@ function showRunning() {
     }
   } else {
     showScreen(main, "dashboard");
-    renderPeople();
+    schedulePeople();
   }
 }
 
 // ------------------------------------------------------------------------------- people
 
-function upsert(update, render = true) {
+function upsert(update) {
   const known = state.participants.get(update.participant_id) || {
     participant_id: update.participant_id,
     nickname: "",
@@ -423,7 +427,7 @@ function upsert(update, render = true) {
   const merged = { ...known };
   for (const [k, v] of Object.entries(update)) if (v !== undefined) merged[k] = v;
   state.participants.set(update.participant_id, merged);
-  if (render) renderPeople();
+  schedulePeople();
 }
 
 function setCount(count) {
@@ -432,7 +436,7 @@ function setCount(count) {
   setText(byId("lobby-count"), count);
   if (main.dataset.current !== "live") setText(byId("h-total"), count);
   byId("start").disabled = !(count > 0 && state.status === "lobby");
-  renderPeople();
+  schedulePeople();
 }
 
 function setLocked(locked) {
@@ -452,20 +456,54 @@ function kickButton(p) {
   });
 }
 
+/**
+ * Draw the players at the next frame, once however many frames changed them meanwhile: a burst
+ * of joins (two frames per player) redrew the whole list per frame, which at 1,000 players kept
+ * the page busy for ten seconds after the last join.
+ */
+function schedulePeople() {
+  if (state.renderQueued) return;
+  state.renderQueued = true;
+  requestAnimationFrame(() => {
+    state.renderQueued = false;
+    renderPeople();
+  });
+}
+
+/** The players matching the filter, and how many of them are not shown. */
+function visiblePeople(people) {
+  const found = state.filter
+    ? people.filter((p) => p.nickname.toLowerCase().includes(state.filter))
+    : people;
+  return { found, hidden: Math.max(0, found.length - SHOWN) };
+}
+
+function renderMore(node, hidden) {
+  setText(node, hidden ? `and ${hidden} more: find a player by name` : "");
+  node.hidden = hidden === 0;
+}
+
 function renderPeople() {
   const people = [...state.participants.values()];
+  const many = people.length > SHOWN;
+  byId("lobby-find").hidden = !many && !state.filter;
+  byId("dash-find").hidden = !many && !state.filter;
+  // The lobby: the latest to join (the list is in joining order).
+  const lobby = visiblePeople(people);
   fill(
     byId("lobby-people"),
-    people.map((p) =>
+    lobby.found.slice(-SHOWN).map((p) =>
       h("li", { dataset: { pid: p.participant_id } }, h("span", { class: "nick", text: p.nickname }), kickButton(p)),
     ),
   );
+  renderMore(byId("lobby-more"), lobby.hidden);
   if (state.mode !== "self-paced" || state.status === "lobby") return;
   const total = state.questionCount || 1;
-  people.sort((a, b) => b.score - a.score || a.nickname.localeCompare(b.nickname));
+  const dash = visiblePeople(people);
+  dash.found.sort((a, b) => b.score - a.score || a.nickname.localeCompare(b.nickname));
   fill(
     byId("dash-rows"),
-    people.map((p) =>
+    dash.found.slice(0, SHOWN).map((p) =>
       h(
         "tr",
         { dataset: { pid: p.participant_id } },
@@ -487,6 +525,7 @@ function renderPeople() {
       ),
     ),
   );
+  renderMore(byId("dash-more"), dash.hidden);
 }
 
 function onLeaderboard(top) {
@@ -497,7 +536,7 @@ function onLeaderboard(top) {
   }
   renderLeaderboard(byId("h-board"), state.leaderboard);
   renderLeaderboard(byId("dash-board"), state.leaderboard);
-  if (state.mode === "self-paced" && state.status === "running") renderPeople();
+  if (state.mode === "self-paced" && state.status === "running") schedulePeople();
 }
 
 // ------------------------------------------------------------------------------- host-paced
@@ -654,6 +693,14 @@ byId("reveal").addEventListener("click", () => {
 byId("next").addEventListener("click", () => {
   if (state.socket.send({ type: "next" })) byId("next").disabled = true;
 });
+for (const id of ["lobby-filter", "dash-filter"]) {
+  byId(id).addEventListener("input", (event) => {
+    const text = event.target.value;
+    for (const other of ["lobby-filter", "dash-filter"]) byId(other).value = text;
+    state.filter = text.trim().toLowerCase();
+    renderPeople();
+  });
+}
 byId("dl-csv").addEventListener("click", () => onDownload("csv"));
 byId("dl-xlsx").addEventListener("click", () => onDownload("xlsx"));
 byId("new-game").addEventListener("click", newGame);
