@@ -115,6 +115,8 @@ class RealFigures:
     errors: list[str] = field(default_factory=list)
     error_frames: dict[str, int] = field(default_factory=dict)
     """Error frames the servers sent, by message, counted."""
+    settle_s: list[float] = field(default_factory=list)
+    """Seconds each join of all N waited for the servers to go idle (see :func:`servers_idle`)."""
 
     def count_errors(self, fleet: Fleet) -> None:
         """Move the fleet's error frame counts into :attr:`error_frames`."""
@@ -201,6 +203,31 @@ async def quiet(fleets: list[Fleet], idle_s: float = 0.05, limit_s: float = 10.0
         last = now
 
 
+IDLE_CORES = 0.1
+"""Servers' summed CPU use (in cores) below which they count as idle (idle, with their
+background loops, they use 0.01-0.03; CPU time is counted in ticks of 10 ms)."""
+
+
+async def servers_idle(info: StackInfo, limit_s: float = 120.0) -> float:
+    """Wait until the stack's processes (every service, Redis, the AWS endpoint) are idle, and
+    return how long that took.
+
+    A finished run is archived by the reporter (and the AWS endpoint) in the background: 8 s of
+    CPU at 10,000 players. Without this wait it overlapped the next run's joins on the servers'
+    core and halved sign-on's rate in every join of an N but the first.
+    """
+    started = time.monotonic()
+    pids = list(info.pids.values())
+    calm = 0
+    before = sum(cpu_seconds(p) for p in pids)
+    while calm < 2 and time.monotonic() - started < limit_s:
+        await asyncio.sleep(0.5)
+        now = sum(cpu_seconds(p) for p in pids)
+        calm = calm + 1 if now - before < IDLE_CORES * 0.5 else 0
+        before = now
+    return time.monotonic() - started
+
+
 @dataclass
 class Joined:
     """A run with its host and participants connected."""
@@ -229,6 +256,9 @@ async def join_all(
     by its socket) are :func:`interleaved_joins`. With ``figures``, the join is one repetition of
     the joins figure (and the first of an N also gives the memory per participant).
     """
+    settled = await servers_idle(info)
+    if figures is not None:
+        figures.settle_s.append(settled)
     host_fleet = Fleet()
     host_addr = info.instance_addr(0)
     host = await connect(host_fleet, *host_addr, WS_PATH)
@@ -340,6 +370,7 @@ async def interleaved_joins(
     concurrency: int,
 ) -> InterleavedJoins:
     """Each participant signs on and connects at once; joins/s, and the frames it cost."""
+    await servers_idle(info)
     host_fleet = Fleet()
     host = await connect(host_fleet, *info.instance_addr(0), WS_PATH)
     await asyncio.wait_for(host.request_reply(_hello(run["host_token"]), "welcome"), 30)
