@@ -133,10 +133,13 @@ def _pairs(flat: list[str]) -> dict[str, str]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
+_NOT_STARTED = ParticipantProgress()
+
+
 def _participant_view(
     record: ParticipantRecord, progress: ParticipantProgress | None, connected: bool
 ) -> ParticipantView:
-    progress = progress or ParticipantProgress()
+    progress = progress or _NOT_STARTED  # not a new model per participant: frozen, shared
     return ParticipantView(
         participant_id=record.participant_id,
         nickname=record.nickname,
