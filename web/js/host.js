@@ -331,7 +331,7 @@ function onFrame(frame) {
       onRevealed(frame.distribution);
       break;
     case "participants_progress":
-      // Many at once (coalesced): merge them all, then draw the table once.
+      // Many at once (coalesced): merged, then drawn once at the next frame.
       for (const participant of frame.participants) upsert(participant);
       break;
     case "participant_finished":
@@ -470,14 +470,6 @@ function schedulePeople() {
   });
 }
 
-/** The players matching the filter, and how many of them are not shown. */
-function visiblePeople(people) {
-  const found = state.filter
-    ? people.filter((p) => p.nickname.toLowerCase().includes(state.filter))
-    : people;
-  return { found, hidden: Math.max(0, found.length - SHOWN) };
-}
-
 function renderMore(node, hidden) {
   setText(node, hidden ? `and ${hidden} more: find a player by name` : "");
   node.hidden = hidden === 0;
@@ -485,25 +477,28 @@ function renderMore(node, hidden) {
 
 function renderPeople() {
   const people = [...state.participants.values()];
-  const many = people.length > SHOWN;
-  byId("lobby-find").hidden = !many && !state.filter;
-  byId("dash-find").hidden = !many && !state.filter;
+  const found = state.filter
+    ? people.filter((p) => p.nickname.toLowerCase().includes(state.filter))
+    : people;
+  const hidden = Math.max(0, found.length - SHOWN);
+  const finding = people.length > SHOWN || state.filter !== "";
+  byId("lobby-find").hidden = !finding;
+  byId("dash-find").hidden = !finding;
   // The lobby: the latest to join (the list is in joining order).
-  const lobby = visiblePeople(people);
   fill(
     byId("lobby-people"),
-    lobby.found.slice(-SHOWN).map((p) =>
+    found.slice(-SHOWN).map((p) =>
       h("li", { dataset: { pid: p.participant_id } }, h("span", { class: "nick", text: p.nickname }), kickButton(p)),
     ),
   );
-  renderMore(byId("lobby-more"), lobby.hidden);
+  renderMore(byId("lobby-more"), hidden);
   if (state.mode !== "self-paced" || state.status === "lobby") return;
+  // The dashboard: the best.
   const total = state.questionCount || 1;
-  const dash = visiblePeople(people);
-  dash.found.sort((a, b) => b.score - a.score || a.nickname.localeCompare(b.nickname));
+  found.sort((a, b) => b.score - a.score || a.nickname.localeCompare(b.nickname));
   fill(
     byId("dash-rows"),
-    dash.found.slice(0, SHOWN).map((p) =>
+    found.slice(0, SHOWN).map((p) =>
       h(
         "tr",
         { dataset: { pid: p.participant_id } },
@@ -525,7 +520,7 @@ function renderPeople() {
       ),
     ),
   );
-  renderMore(byId("dash-more"), dash.hidden);
+  renderMore(byId("dash-more"), hidden);
 }
 
 function onLeaderboard(top) {
