@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,41 +17,16 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
+from speedrun_testkit.browser import BROWSER_ARGS, chromium_path
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "web"
 QUESTIONS_FILE = Path(__file__).with_name("questions.json")
-BROWSER_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
-BROWSER_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 360, "height": 740}
 
 # Generous for a shared, busy machine; every wait is an auto-waiting expect, never a sleep.
 expect.set_options(timeout=15_000)
-
-
-def chromium_path() -> str:
-    """Debian's chromium: CHROMIUM_PATH, else the first of the usual paths that exists."""
-    configured = os.environ.get("CHROMIUM_PATH")
-    if configured:
-        return configured
-    for candidate in BROWSER_PATHS:
-        if Path(candidate).exists():
-            return candidate
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    raise RuntimeError(
-        "no chromium found: install it (apt-get install chromium) or set CHROMIUM_PATH"
-    )
 
 
 @pytest.fixture(scope="session")

@@ -23,9 +23,11 @@ from typing import Any
 
 import aiohttp
 
+from speedrun_testkit.browser import chromium_path
 from tools.bench import profiler
 from tools.bench.bare_suite import BareFigures, run_bare
 from tools.bench.common import Progress
+from tools.bench.host_page import host_page
 from tools.bench.procs import REPO, Child, start_bare, start_redis
 from tools.bench.real_suite import (
     Joined,
@@ -37,6 +39,7 @@ from tools.bench.real_suite import (
     interleaved_joins,
     join_all,
     self_paced,
+    servers_idle,
     upload_set,
 )
 from tools.bench.results import (
@@ -369,6 +372,7 @@ class Bench:
             profile_joins = last and joins_missed and profiling
             await self._self_paced_run(session, info, set_id, n, rf, last, profile_joins)
             await asyncio.sleep(0.5)
+        await self._host_page(session, info, set_id, n, rf)
         per_n["real"] = _jsonable(rf)
         produced = summarise(n, bf, rf)
         if not any(r.name == "self_paced_answers" and r.met is False for r in produced):
@@ -413,6 +417,25 @@ class Bench:
         finally:
             if joined is not None:
                 close(joined)
+
+    async def _host_page(
+        self, session: aiohttp.ClientSession, info: StackInfo, set_id: str, n: int, rf: RealFigures
+    ) -> None:
+        """The host's page while N join, in chromium (skipped, with a note, without it)."""
+        try:
+            chromium_path()
+        except RuntimeError as exc:
+            rf.errors.append(f"host page: not measured: {exc}")
+            return
+        self.progress.step(f"real N={n:,}: the host's page in chromium while {n:,} join")
+        try:
+            run = await create_run(session, info.signon, set_id, "self-paced", n, 1)
+            await servers_idle(info)
+            page = await host_page(info, session, run, n, self.progress, self.args.concurrency)
+            rf.host_page_stall_ms.append(page.stall_ms)
+            rf.host_page_lag_ms.append(page.lag_ms)
+        except Exception as exc:  # a browser failure costs this figure only
+            rf.errors.append(f"host page: {type(exc).__name__}: {exc}")
 
     async def hooks(self) -> None:
         """The loader's parse time per format and the reporter's archive time."""
@@ -544,6 +567,9 @@ def summarise(n: int, bare: BareFigures, real: RealFigures | None) -> list[Resul
                 note="time from the first to the last participant's leaderboard frame",
             )
         )  # fmt: skip
+    if real.host_page_stall_ms:
+        out.append(make_result("host_page_stall", n, real.host_page_stall_ms, None))
+        out.append(make_result("host_page_lag", n, real.host_page_lag_ms, None))
     gen_real, srv_real = _cost(real.costs)
     out.append(
         make_result(

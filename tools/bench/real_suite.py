@@ -30,7 +30,14 @@ from urllib.parse import urlsplit
 import aiohttp
 import orjson
 
-from tools.bench.common import CostSample, CpuMeter, Progress, cost_sample, open_many
+from tools.bench.common import (
+    CostSample,
+    CpuMeter,
+    OpenResult,
+    Progress,
+    cost_sample,
+    open_many,
+)
 from tools.bench.system import cpu_seconds, rss_bytes
 from tools.bench.wsclient import Conn, Fleet, client_frame, connect, question_index
 
@@ -51,6 +58,8 @@ class StackInfo:
     signon_pid: int | None
     pids: dict[str, int]
     aws_env: dict[str, str] = field(default_factory=dict)
+    gateway: str = ""
+    """The gateway (the web app and every route, as CloudFront would serve them)."""
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StackInfo:
@@ -65,6 +74,7 @@ class StackInfo:
             signon_pid=data.get("signon_pid"),
             pids=dict(data["pids"]),
             aws_env=dict(data.get("aws_env", {})),
+            gateway=data.get("gateway", ""),
         )
 
     def instance_addr(self, index: int) -> tuple[str, int]:
@@ -115,6 +125,8 @@ class RealFigures:
     errors: list[str] = field(default_factory=list)
     error_frames: dict[str, int] = field(default_factory=dict)
     """Error frames the servers sent, by message, counted."""
+    host_page_stall_ms: list[float] = field(default_factory=list)
+    host_page_lag_ms: list[float] = field(default_factory=list)
     settle_s: list[float] = field(default_factory=list)
     """Seconds each join of all N waited for the servers to go idle (see :func:`servers_idle`)."""
 
@@ -263,16 +275,55 @@ async def join_all(
     host_addr = info.instance_addr(0)
     host = await connect(host_fleet, *host_addr, WS_PATH)
     await asyncio.wait_for(host.request_reply(_hello(run["host_token"]), "welcome"), 30)
-    code = run["join_code"]
+    signed = await sign_on_all(info, session, run["join_code"], n, progress, concurrency)
+    rss_before = [rss_bytes(p) for p in info.instance_pids]
+    if on_sockets is not None:
+        on_sockets()
+    fleet, opened = await open_all(info, signed.tokens, progress, concurrency)
+    await quiet([fleet, host_fleet])
+    if figures is not None:
+        if not figures.join_rates:
+            rss_after = [rss_bytes(p) for p in info.instance_pids]
+            live = max(len(opened.conns), 1)
+            figures.memory_kb_per_participant = (sum(rss_after) - sum(rss_before)) / 1024 / live
+        figures.joined = len(opened.conns)
+        figures.join_failures += len(signed.errors) + opened.failures
+        figures.join_errors = (figures.join_errors + signed.errors + opened.errors)[:5]
+        figures.signon_rates.append(len(signed.tokens) / signed.seconds if signed.seconds else 0.0)
+        figures.ws_rates.append(opened.rate)
+        total = signed.seconds + opened.seconds
+        figures.join_rates.append(len(opened.conns) / total if total else 0.0)
+        figures.sizes["welcome"] = fleet.average_size("welcome")
+    return Joined(run, host, host_fleet, fleet, opened.conns)
+
+
+@dataclass
+class SignOns:
+    """Participants signed on: ``(index, token)`` in index order, refusals, and the time taken."""
+
+    tokens: list[tuple[int, str]]
+    errors: list[str]
+    seconds: float
+
+
+async def sign_on_all(
+    info: StackInfo,
+    session: aiohttp.ClientSession,
+    code: str,
+    n: int,
+    progress: Progress,
+    concurrency: int,
+) -> SignOns:
+    """Sign on participants ``p0`` … ``p{n-1}``, ``concurrency`` at a time, each from an address
+    of its own (as sign-on sees players behind the load balancer)."""
+    url = f"{info.signon}/signon/speedruns/{code}/participants"
     tokens: list[tuple[int, str]] = []
     errors: list[str] = []
 
     async def sign_on(index: int) -> None:
         headers = {"X-Forwarded-For": _client_ip(index)}
-        body = {"nickname": f"p{index}"}
-        url = f"{info.signon}/signon/speedruns/{code}/participants"
         try:
-            async with session.post(url, json=body, headers=headers) as resp:
+            async with session.post(url, json={"nickname": f"p{index}"}, headers=headers) as resp:
                 data = await resp.json()
                 if resp.status != 201:
                     errors.append(f"sign-on {resp.status}: {data}")
@@ -294,11 +345,16 @@ async def join_all(
             progress.tick("sign-ons", len(tokens) + len(errors), n)
 
     await asyncio.gather(*(sign_on_worker() for _ in range(min(concurrency, n))))
-    signon_s = time.perf_counter() - started
     tokens.sort()
+    return SignOns(tokens, errors, time.perf_counter() - started)
 
+
+async def open_all(
+    info: StackInfo, tokens: list[tuple[int, str]], progress: Progress, concurrency: int
+) -> tuple[Fleet, OpenResult]:
+    """Connect the signed-on participants (each to instance ``index % instances``) and say
+    hello; the fleet holds them in index order."""
     fleet = Fleet()
-    rss_before = [rss_bytes(p) for p in info.instance_pids]
 
     async def open_one(slot: int) -> Conn:
         index, token = tokens[slot]
@@ -312,27 +368,11 @@ async def join_all(
             raise
         return conn
 
-    if on_sockets is not None:
-        on_sockets()
-    progress.step(f"real N={n:,}: WebSocket + hello of {len(tokens):,} participants")
+    progress.step(f"WebSocket + hello of {len(tokens):,} participants")
     opened = await open_many(len(tokens), open_one, concurrency, progress, "sockets")
-    await quiet([fleet, host_fleet])
-    if figures is not None:
-        if not figures.join_rates:
-            rss_after = [rss_bytes(p) for p in info.instance_pids]
-            live = max(len(opened.conns), 1)
-            figures.memory_kb_per_participant = (sum(rss_after) - sum(rss_before)) / 1024 / live
-        figures.joined = len(opened.conns)
-        figures.join_failures += len(errors) + opened.failures
-        figures.join_errors = (figures.join_errors + errors + opened.errors)[:5]
-        figures.signon_rates.append(len(tokens) / signon_s if signon_s else 0.0)
-        figures.ws_rates.append(opened.rate)
-        total = signon_s + opened.seconds
-        figures.join_rates.append(len(opened.conns) / total if total else 0.0)
-        figures.sizes["welcome"] = fleet.average_size("welcome")
-    conns = sorted(opened.conns, key=lambda c: c.index)
-    fleet.conns = conns
-    return Joined(run, host, host_fleet, fleet, conns)
+    opened.conns.sort(key=lambda c: c.index)
+    fleet.conns = opened.conns
+    return fleet, opened
 
 
 async def _await(

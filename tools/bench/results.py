@@ -118,6 +118,20 @@ FIGURES: dict[str, FigureSpec] = {
             higher_is_better=False,
         ),
         FigureSpec(
+            "host_page_stall",
+            "host's page (chromium): longest stall of its main thread while N join",
+            "ms",
+            Target("value", "<=", 500.0, "<= 500 ms (ours, not the issue's)"),
+            higher_is_better=False,
+        ),
+        FigureSpec(
+            "host_page_lag",
+            "host's page: its player count reads N this long after the last join",
+            "ms",
+            Target("value", "<=", 1000.0, "<= 1 s (ours, not the issue's)"),
+            higher_is_better=False,
+        ),
+        FigureSpec(
             "generator_cost",
             "load generator CPU per received frame, against the servers' CPU per frame",
             "us/frame",

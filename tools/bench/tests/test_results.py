@@ -37,6 +37,13 @@ def test_make_result_judges_a_rate_by_its_value_and_failures() -> None:
     assert joins.extra["failures"] == 2
 
 
+def test_host_page_figures_are_judged_by_their_value() -> None:
+    assert make_result("host_page_stall", 1000, [248.0], None).met is True
+    assert make_result("host_page_stall", 1000, [13_756.0], None).met is False  # redrawn per frame: 1,000 joins
+    assert make_result("host_page_lag", 1000, [57.0], None).met is True
+    assert make_result("host_page_lag", 1000, [20_163.0], None).met is False
+
+
 def test_write_json_writes_a_list_with_the_issue_keys(tmp_path: Path) -> None:
     results = [
         make_result("answer_ingest", 1000, [700.0], [1000.0]),
