@@ -93,4 +93,5 @@ def test_server_keeps_idle_connections_as_configured(
     entry.main()
 
     assert served["timeout_keep_alive"] == 75
+    assert served["proxy_headers"] is False  # the address is client_address's alone
     assert served["port"] == 8123
