@@ -21,7 +21,7 @@ import aiohttp
 
 from speedrun_testkit.browser import BROWSER_ARGS, chromium_path
 from tools.bench.common import Progress
-from tools.bench.real_suite import StackInfo, open_all, sign_on_all
+from tools.bench.real_suite import StackInfo, open_all, servers_idle, sign_on_all
 
 STORE_KEY = "speedrun.host"
 """Where web/js/host.js keeps the host's credentials (sessionStorage)."""
@@ -73,6 +73,7 @@ async def host_page(
                 "document.getElementById('main').dataset.current === 'lobby'"
             )
             await page.evaluate(STALL_METER)
+            await servers_idle(info)
             signed = await sign_on_all(info, session, run["join_code"], n, progress, concurrency)
             fleet, opened = await open_all(info, signed.tokens, progress, concurrency)
             joined = time.perf_counter()

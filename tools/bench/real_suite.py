@@ -297,6 +297,38 @@ async def join_all(
     return Joined(run, host, host_fleet, fleet, opened.conns)
 
 
+def _participants_url(info: StackInfo, code: str) -> str:
+    return f"{info.signon}/signon/speedruns/{code}/participants"
+
+
+async def _sign_on(session: aiohttp.ClientSession, url: str, index: int, prefix: str) -> str:
+    """Sign on participant ``{prefix}{index}`` from an address of its own (as sign-on sees
+    players behind the load balancer); return its token.
+
+    Raises:
+        RuntimeError: Sign-on refused it.
+    """
+    headers = {"X-Forwarded-For": _client_ip(index)}
+    async with session.post(url, json={"nickname": f"{prefix}{index}"}, headers=headers) as resp:
+        data = await resp.json()
+        if resp.status != 201:
+            raise RuntimeError(f"sign-on {resp.status}: {data}")
+        return str(data["participant_token"])
+
+
+async def _open(info: StackInfo, fleet: Fleet, index: int, token: str) -> Conn:
+    """Connect participant ``index`` to instance ``index % instances`` and say hello."""
+    group = index % len(info.instances)
+    conn = await connect(fleet, *info.instance_addr(group), WS_PATH, group=group, index=index)
+    try:
+        await asyncio.wait_for(conn.request_reply(_hello(token), "welcome"), 30)
+    except TimeoutError:
+        if conn.transport is not None:
+            conn.transport.abort()
+        raise
+    return conn
+
+
 @dataclass
 class SignOns:
     """Participants signed on: ``(index, token)`` in index order, refusals, and the time taken."""
@@ -314,21 +346,16 @@ async def sign_on_all(
     progress: Progress,
     concurrency: int,
 ) -> SignOns:
-    """Sign on participants ``p0`` … ``p{n-1}``, ``concurrency`` at a time, each from an address
-    of its own (as sign-on sees players behind the load balancer)."""
-    url = f"{info.signon}/signon/speedruns/{code}/participants"
+    """Sign on participants ``p0`` … ``p{n-1}``, ``concurrency`` at a time."""
+    url = _participants_url(info, code)
     tokens: list[tuple[int, str]] = []
     errors: list[str] = []
 
     async def sign_on(index: int) -> None:
-        headers = {"X-Forwarded-For": _client_ip(index)}
         try:
-            async with session.post(url, json={"nickname": f"p{index}"}, headers=headers) as resp:
-                data = await resp.json()
-                if resp.status != 201:
-                    errors.append(f"sign-on {resp.status}: {data}")
-                    return
-                tokens.append((index, data["participant_token"]))
+            tokens.append((index, await _sign_on(session, url, index, "p")))
+        except RuntimeError as exc:
+            errors.append(str(exc))
         except (aiohttp.ClientError, TimeoutError) as exc:
             errors.append(f"sign-on: {type(exc).__name__}: {exc}")
 
@@ -357,16 +384,7 @@ async def open_all(
     fleet = Fleet()
 
     async def open_one(slot: int) -> Conn:
-        index, token = tokens[slot]
-        group = index % len(info.instances)
-        conn = await connect(fleet, *info.instance_addr(group), WS_PATH, group=group, index=index)
-        try:
-            await asyncio.wait_for(conn.request_reply(_hello(token), "welcome"), 30)
-        except TimeoutError:
-            if conn.transport is not None:
-                conn.transport.abort()
-            raise
-        return conn
+        return await _open(info, fleet, *tokens[slot])
 
     progress.step(f"WebSocket + hello of {len(tokens):,} participants")
     opened = await open_many(len(tokens), open_one, concurrency, progress, "sockets")
@@ -415,18 +433,10 @@ async def interleaved_joins(
     host = await connect(host_fleet, *info.instance_addr(0), WS_PATH)
     await asyncio.wait_for(host.request_reply(_hello(run["host_token"]), "welcome"), 30)
     fleet = Fleet()
-    url = f"{info.signon}/signon/speedruns/{run['join_code']}/participants"
+    url = _participants_url(info, run["join_code"])
 
     async def join_one(index: int) -> Conn:
-        headers = {"X-Forwarded-For": _client_ip(index)}
-        async with session.post(url, json={"nickname": f"i{index}"}, headers=headers) as resp:
-            data = await resp.json()
-            if resp.status != 201:
-                raise RuntimeError(f"sign-on {resp.status}: {data}")
-        group = index % len(info.instances)
-        conn = await connect(fleet, *info.instance_addr(group), WS_PATH, group=group, index=index)
-        await asyncio.wait_for(conn.request_reply(_hello(data["participant_token"]), "welcome"), 30)
-        return conn
+        return await _open(info, fleet, index, await _sign_on(session, url, index, "i"))
 
     progress.step(f"real N={n:,}: interleaved joins (sign-on, then the socket, one by one)")
     try:
