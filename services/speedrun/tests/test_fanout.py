@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
+import aiohttp
 import orjson
 import redis
+from aiohttp import web
 from redis.asyncio import Redis
 
 from speedrun_protocol.errors import CloseCode
@@ -14,18 +17,32 @@ from speedrun_protocol.events import BusEvent, bus_message
 from speedrun_protocol.frames import (
     AnswerFrame,
     AnswerResultFrame,
+    HelloFrame,
     LobbyFrame,
+    ParticipantConnectionFrame,
     ParticipantFinishedFrame,
     ParticipantJoinedFrame,
     QuestionFrame,
     RunFinishedFrame,
     StartFrame,
+    WelcomeFrame,
+    decode_server_frame,
 )
-from speedrun_protocol.state import AnswerRecord, RunKeys
+from speedrun_protocol.state import (
+    AnswerRecord,
+    ParticipantProgress,
+    ParticipantRecord,
+    RunKeys,
+)
 from speedrun_redis import RedisBatch
 from speedrun_run import hub as hub_module
+from speedrun_run import views as views_module
+from speedrun_run.app import build_app
+from speedrun_run.client import RunClient
+from speedrun_run.config import Settings
 from speedrun_run.engine import Engine
 from speedrun_run.hub import Conn, Hub, Room, ws_frame
+from speedrun_run.keys import HUB
 from speedrun_run.leaderboard import FULL_PACE_UP_TO, update_due, update_room
 from speedrun_testkit import free_port
 
@@ -371,3 +388,130 @@ async def test_participant_gone_past_grace_forfeits_and_does_not_block_the_end(
     )
     assert record.timed_out and record.points == 0
     assert r.hget(RunKeys(run.speedrun_id).answers, f"{bob_id}:1") is None
+
+
+class SlowLinkClient:
+    """A WebSocket client on a link that reads only when asked: a small receive window and
+    a stream that stops reading from the socket after 1 KB (as a phone's link would hold back)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def hello(cls, port: int, token: str) -> SlowLinkClient:
+        """Connect, upgrade and say hello; read nothing more."""
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        reader, writer = await asyncio.open_connection(sock=sock, limit=1024)
+        writer.write(
+            b"GET /speedrun HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n"
+        )
+        assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+        payload = HelloFrame(token=token).model_dump_json().encode()
+        mask = b"\x01\x02\x03\x04"  # a client masks; any key will do
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        writer.write(bytes((0x81, 0x80 | 126)) + len(payload).to_bytes(2, "big") + mask + masked)
+        return cls(reader, writer)
+
+    async def frame(self) -> tuple[int, bytes]:
+        """Read the next frame: its opcode and payload (a server never masks)."""
+        head = await self.reader.readexactly(2)
+        size = head[1] & 0x7F
+        if size >= 126:
+            size = int.from_bytes(await self.reader.readexactly(2 if size == 126 else 8), "big")
+        return head[0] & 0x0F, await self.reader.readexactly(size)
+
+
+async def test_host_welcome_larger_than_the_send_limit_is_not_a_slow_consumer(
+    settings: Settings, runs: Any
+) -> None:
+    # GIVEN an instance whose kernel send buffers are small, a 16 KB slow-consumer limit and a
+    # run of 1,500 participants (the host's welcome is ~250 KB)
+    app = build_app(settings.model_copy(update={"send_buffer_max_bytes": 16 * 1024}))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)  # inherited when accepted
+    listener.bind(("127.0.0.1", 0))
+    await web.SockSite(runner, listener).start()
+    port = listener.getsockname()[1]
+    run = runs.create("host-paced", nicknames=("ann",))
+    runs.join_many(run, 1500)
+    try:
+        # WHEN the host says hello on a slow link and the instance has sent it the welcome
+        host = await SlowLinkClient.hello(port, run.host_token)
+        hub = app[HUB]
+        await until(lambda: any(c.is_host and c.active for c in hub.by_id.values()), 10)
+        # ... with more of it left unread than the limit, and a participant connects (an event
+        # for the host)
+        (host_conn,) = [c for c in hub.by_id.values() if c.is_host]
+        assert host_conn.transport.get_write_buffer_size() > 16 * 1024
+        async with aiohttp.ClientSession() as session:
+            ann = RunClient(
+                session, f"http://127.0.0.1:{port}/speedrun", run.participants[run.pids[0]]
+            )
+            await ann.connect()
+            await ann.close()
+
+        # THEN the host reads its whole welcome and then the event, not a 4008 close
+        opcode, data = await host.frame()
+        assert opcode == 0x1
+        welcome = decode_server_frame(data)
+        assert isinstance(welcome, WelcomeFrame) and len(welcome.snapshot.participants) == 1501
+        opcode, data = await asyncio.wait_for(host.frame(), 5)
+        assert opcode == 0x1, f"closed: {data!r}"
+        seen = decode_server_frame(data)
+        assert isinstance(seen, ParticipantConnectionFrame)
+        assert seen.participant_id == run.pids[0] and seen.connected
+        host.writer.close()
+    finally:
+        await runner.cleanup()
+
+
+async def test_host_roster_of_thousands_lets_the_event_loop_go_between_chunks() -> None:
+    # GIVEN 1,200 participant records (one kicked) out of joining order, some with progress
+    records = [
+        ParticipantRecord(
+            participant_id=f"p_{i:04d}",
+            nickname=f"player{i}",
+            joined_at_ms=1_000 + (i * 7919) % 1200,
+            kicked=i == 5,
+        )
+        for i in range(1200)
+    ]
+    progress = {"p_0001": ParticipantProgress(score=900, answered_count=1).model_dump_json()}
+    turns = 0
+
+    async def other_sockets() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    # WHEN the host's roster is read while another task wants the loop
+    other = asyncio.create_task(other_sockets())
+    await asyncio.sleep(0)
+    nicknames: dict[str, str] = {}
+    started = turns
+    roster = await views_module._roster(
+        [r.model_dump_json() for r in records], progress, {"p_0002"}, nicknames
+    )
+    other.cancel()
+
+    # THEN the other task ran between the chunks (1,200 records: 2 chunks each pass, 2 passes)
+    assert turns - started >= 3
+    # ... and the roster is every participant not kicked, in joining order, with their state
+    assert [v.participant_id for v in roster] == [
+        r.participant_id
+        for r in sorted(records, key=lambda r: (r.joined_at_ms, r.participant_id))
+        if not r.kicked
+    ]
+    by_id = {v.participant_id: v for v in roster}
+    assert by_id["p_0001"].score == 900 and by_id["p_0001"].answered_count == 1
+    assert by_id["p_0002"].connected and not by_id["p_0001"].connected
+    assert nicknames["p_1199"] == "player1199" and "p_0005" not in by_id

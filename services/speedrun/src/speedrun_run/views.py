@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from speedrun_protocol.frames import (
@@ -17,6 +18,11 @@ from speedrun_protocol.state import ParticipantProgress, ParticipantRecord, RunK
 from speedrun_run.bodies import question_view
 from speedrun_run.engine import Engine, RunStatic
 from speedrun_run.scripts import script_keys
+
+ROSTER_CHUNK = 500
+"""Participants of a host's snapshot read between two yields to the event loop: a host's
+welcome to a run of 10,000 took ~100 ms of the instance in one piece, a stall for every other
+socket it serves."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,20 +74,9 @@ async def build_snapshot(
     participants: list[ParticipantView] = []
     own: OwnState | None = None
     if participant_id is None:
-        records, progress, present = _pairs(replies[2]), _pairs(replies[3]), set(replies[4])
-        ordered = sorted(
-            (ParticipantRecord.model_validate_json(raw) for raw in records.values()),
-            key=lambda r: (r.joined_at_ms, r.participant_id),
+        participants = await _roster(
+            list(_pairs(replies[2]).values()), _pairs(replies[3]), set(replies[4]), engine.nicknames
         )
-        for record in ordered:
-            pid = record.participant_id
-            if record.kicked:
-                continue
-            engine.nicknames[pid] = record.nickname
-            mine = (
-                ParticipantProgress.model_validate_json(progress[pid]) if pid in progress else None
-            )
-            participants.append(_participant_view(record, mine, pid in present))
     else:
         raw_progress, raw_score, rank, answered_current, raw_record = replies[2:7]
         if raw_record is not None:
@@ -126,6 +121,37 @@ async def build_snapshot(
         leaderboard=await engine.entries(speedrun_id, rows),
     )
     return View(snapshot=snapshot, seq=int(meta.get("seq", 0)))
+
+
+async def _roster(
+    records: list[str], progress: dict[str, str], present: set[str], nicknames: dict[str, str]
+) -> list[ParticipantView]:
+    """The host's view of every participant not kicked, in joining order, read in chunks of
+    :data:`ROSTER_CHUNK` with the event loop let go in between (the state was read at once: the
+    roster is as consistent as the rest of the snapshot)."""
+    parsed: list[ParticipantRecord] = []
+    for start in range(0, len(records), ROSTER_CHUNK):
+        if start:
+            await asyncio.sleep(0)
+        parsed.extend(
+            ParticipantRecord.model_validate_json(raw)
+            for raw in records[start : start + ROSTER_CHUNK]
+        )
+    parsed.sort(key=lambda r: (r.joined_at_ms, r.participant_id))
+    views: list[ParticipantView] = []
+    for start in range(0, len(parsed), ROSTER_CHUNK):
+        if start:
+            await asyncio.sleep(0)
+        for record in parsed[start : start + ROSTER_CHUNK]:
+            pid = record.participant_id
+            if record.kicked:
+                continue
+            nicknames[pid] = record.nickname
+            mine = (
+                ParticipantProgress.model_validate_json(progress[pid]) if pid in progress else None
+            )
+            views.append(_participant_view(record, mine, pid in present))
+    return views
 
 
 def _pairs(flat: list[str]) -> dict[str, str]:
