@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -163,4 +164,58 @@ async def test_an_answer_that_races_a_kick_is_refused_and_changes_nothing(
     # THEN it is refused as kicked and recorded nowhere
     assert refused.value.code == ErrorCode.KICKED
     assert answers_and_score(redis_url, run.speedrun_id, ann) == before == (before[0], None)
+    await client.aclose()
+
+
+async def test_host_paced_answers_arriving_together_are_one_script_each_with_its_own_reply(
+    runs, redis_url
+) -> None:
+    # GIVEN a host-paced run of 40 connected players with question 0 open (20 s), one of them
+    # kicked
+    run = runs.create("host-paced", nicknames=(), count=3)
+    pids = runs.join_many(run, 40)
+    kicked = pids[39]
+    client = Redis.from_url(redis_url, decode_responses=True)
+    engine = Engine(client, "i-a", grace_s=30, host_grace_s=600)
+    now = int(time.time() * 1000)
+    for pid in pids:
+        await engine.connect(run.speedrun_id, pid, f"i-a|{pid}", now)
+    await engine.start(run.speedrun_id, now)
+    await engine.kick(run.speedrun_id, kicked, now + 10)
+    scripts: list[object] = []
+    send = engine.batch.script
+
+    async def counted(script: object, keys: list[str], args: list[object]) -> object:
+        scripts.append(script)
+        return await send(script, keys, args)  # type: ignore[arg-type]
+
+    engine.batch.script = counted  # type: ignore[method-assign]
+
+    # WHEN they all answer at once: every player but the kicked one, one of them twice, and one
+    # after the deadline
+    async def answer(pid: str, at: int) -> str:
+        try:
+            return await engine.answer(run.speedrun_id, pid, 0, [0], at)
+        except Rejected as exc:
+            return exc.code
+
+    arrivals = [(pid, now + 100) for pid in pids[:37]]
+    arrivals += [(pids[0], now + 101), (pids[37], now + 25_000), (kicked, now + 102)]
+    replies = await asyncio.gather(*(answer(pid, at) for pid, at in arrivals))
+
+    # THEN one script recorded them, and each got its own reply
+    assert len(scripts) == 1
+    assert all('"type":"answer_accepted"' in r for r in replies[:37])
+    assert replies[37:] == [
+        ErrorCode.ALREADY_ANSWERED,
+        ErrorCode.DEADLINE_PASSED,
+        ErrorCode.KICKED,
+    ]
+    keys = RunKeys(run.speedrun_id)
+    assert await client.hlen(keys.answers) == 37
+    assert await client.hget(keys.qstats, "0:answered") == "37"
+    # ... the ones who answered are no longer pending, and the question is still open (pids[38]
+    # has not answered)
+    assert await client.smembers(keys.pending) == {pids[37], pids[38]}
+    assert await client.hget(keys.meta, "phase") == "question"
     await client.aclose()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
@@ -134,6 +135,19 @@ def _score(
     )
 
 
+@dataclass(slots=True)
+class _QueuedAnswers:
+    """Host-paced answers to one question, queued in one event-loop turn (see
+    :meth:`Engine._queue_answer`)."""
+
+    args: list[Any] = dataclasses.field(default_factory=list)
+    """Participant, arrival ms and answer record of each, one after the other."""
+    waiters: list[asyncio.Future[str]] = dataclasses.field(default_factory=list)
+    """Each answer's reply status, in order."""
+    latest: int = 0
+    """The latest arrival (the script's clock, when the last answer closes the question)."""
+
+
 class SingleFlight:
     """Calls in progress, by key: a caller arriving while one runs awaits its result."""
 
@@ -180,6 +194,9 @@ class Engine:
         """Self-paced: the progress this instance last wrote (as stored, and parsed), per run and
         participant."""
         self.nicknames: dict[str, str] = {}
+        self._answers: dict[tuple[str, int], _QueuedAnswers] = {}
+        """Host-paced answers waiting for the end of the loop turn, per run and question."""
+        self._sending: set[asyncio.Task[None]] = set()
         self._flights = SingleFlight()
         """Reads in progress that callers arriving meanwhile share (a run's questions, when a
         question opened): a thousand answers arriving together make one read, not a thousand."""
@@ -702,9 +719,50 @@ class Engine:
         score = _score(question, selected, elapsed, streak_before=0)
         chosen = sorted(selected)
         record = bodies.answer_record(participant_id, index, chosen, score, elapsed, now)
-        reply = await self._script("host_answer", speedrun_id, now, participant_id, index, record)
-        self._raise_for(reply[0])
+        self._raise_for(await self._queue_answer(speedrun_id, index, participant_id, now, record))
         return bodies.answer_accepted(index, chosen, elapsed)
+
+    def _queue_answer(
+        self, speedrun_id: str, index: int, participant_id: str, now: int, record: str
+    ) -> asyncio.Future[str]:
+        """Host-paced: queue an answer for Redis and return its future reply status.
+
+        The answers to one question queued in one event-loop turn go as one script at the end
+        of the turn: a thousand that arrive together are one script call, not a thousand (each
+        call has a fixed cost in Redis and in the client that was most of an answer's).
+        """
+        loop = asyncio.get_running_loop()
+        key = (speedrun_id, index)
+        queued = self._answers.get(key)
+        if queued is None:
+            queued = self._answers[key] = _QueuedAnswers()
+            loop.call_soon(self._send_answers, key)
+        queued.args += (participant_id, now, record)
+        queued.latest = max(queued.latest, now)
+        waiter: asyncio.Future[str] = loop.create_future()
+        queued.waiters.append(waiter)
+        return waiter
+
+    def _send_answers(self, key: tuple[str, int]) -> None:
+        task = asyncio.create_task(self._answer_script(key, self._answers.pop(key)))
+        self._sending.add(task)  # a task is only weakly held by the loop
+        task.add_done_callback(self._sending.discard)
+
+    async def _answer_script(self, key: tuple[str, int], queued: _QueuedAnswers) -> None:
+        speedrun_id, index = key
+        waiters = queued.waiters
+        try:
+            statuses = await self._script(
+                "host_answers", speedrun_id, queued.latest, index, len(waiters), *queued.args
+            )
+        except (RedisError, OSError) as exc:
+            for waiter in waiters:
+                if not waiter.done():  # a waiter whose socket went away is cancelled
+                    waiter.set_exception(exc)
+            return
+        for waiter, status in zip(waiters, statuses, strict=True):
+            if not waiter.done():
+                waiter.set_result(status)
 
     async def _opened_at(self, speedrun_id: str, index: int) -> int:
         """Host-paced: when question ``index`` opened (read once per instance; it never changes).

@@ -81,10 +81,10 @@ local function touch()
   for i = 1, 12 do redis.call('EXPIRE', KEYS[i], TTL) end
 end
 
--- an answer renews it only when due: when it wrote the run's first answer (the answers and
--- stats hashes were just created), or when the lifetime left is a few minutes short of full
-local function touch_after_answer()
-  if redis.call('HLEN', ANSWERS) == 1 or redis.call('TTL', META) < tonumber(TTL) - 300 then
+-- answers renew it only when due: when they were the run's first ones (the answers and stats
+-- hashes were just created), or when the lifetime left is a few minutes short of full
+local function touch_after_answers(added)
+  if redis.call('HLEN', ANSWERS) == added or redis.call('TTL', META) < tonumber(TTL) - 300 then
     touch()
   end
 end
@@ -241,7 +241,7 @@ if ARGV[15] == '1' then
   out('host', '', ARGV[16], '')
   done = maybe_complete()
 end
-touch_after_answer()
+touch_after_answers(1)
 return {'ok', done}
 """
 
@@ -271,23 +271,40 @@ touch()
 return {'ok'}
 """
 
-HOST_ANSWER = r"""
--- ARGV 6 pid, 7 q, 8 answer record (answer_accepted is the caller's reply, not an event; the
--- host's answer_progress is a coalesced view: one answer emits nothing)
-local pid, q = ARGV[6], ARGV[7]
+HOST_ANSWERS = r"""
+-- The answers to question q that arrived at an instance together, one reply status each, in
+-- order (answer_accepted is each caller's reply, not an event; the host's answer_progress is a
+-- coalesced view: answers emit nothing unless the last one closes the question).
+-- ARGV 6 q, 7 count, then per answer: pid, arrival ms, answer record
+local q = ARGV[6]
 local m = redis.call('HMGET', META, 'status', 'phase', 'current_question',
                      'question_deadline_ms')
-if m[1] ~= 'running' or m[3] ~= q then return {'not_open'} end
-if m[2] ~= 'question' or tonumber(NOW) > tonumber(m[4]) then return {'late'} end
-if not on_board(pid) then return {'kicked'} end
-local field = pid .. ':' .. q
-if redis.call('HEXISTS', ANSWERS, field) == 1 then return {'answered'} end
-redis.call('HSET', ANSWERS, field, ARGV[8])
-redis.call('HINCRBY', QSTATS, q .. ':answered', 1)
-redis.call('SREM', PENDING, pid)
-maybe_all_answered(m)
-touch_after_answer()
-return {'ok'}
+local open, asking, deadline = m[1] == 'running' and m[3] == q, m[2] == 'question',
+                               tonumber(m[4])
+local replies, added = {}, 0
+for i = 8, 7 + 3 * tonumber(ARGV[7]), 3 do
+  local pid = ARGV[i]
+  local status = 'ok'
+  if not open then
+    status = 'not_open'
+  elseif not asking or tonumber(ARGV[i + 1]) > deadline then
+    status = 'late'
+  elseif not on_board(pid) then
+    status = 'kicked'
+  elseif redis.call('HSETNX', ANSWERS, pid .. ':' .. q, ARGV[i + 2]) == 0 then
+    status = 'answered'
+  else
+    redis.call('SREM', PENDING, pid)
+    added = added + 1
+  end
+  replies[#replies + 1] = status
+end
+if added > 0 then
+  redis.call('HINCRBY', QSTATS, q .. ':answered', added)
+  maybe_all_answered(m)
+  touch_after_answers(added)
+end
+return replies
 """
 
 HOST_CLOSE = r"""
@@ -518,7 +535,7 @@ _RUN_SCRIPTS = {
     "self_issue_first": SELF_ISSUE_FIRST,
     "self_resolve": SELF_RESOLVE,
     "host_open": HOST_OPEN,
-    "host_answer": HOST_ANSWER,
+    "host_answers": HOST_ANSWERS,
     "host_close": HOST_CLOSE,
     "host_settle": HOST_SETTLE,
     "host_results": HOST_RESULTS,
