@@ -43,7 +43,7 @@ from speedrun_run.config import Settings
 from speedrun_run.engine import Engine
 from speedrun_run.hub import Conn, Hub, Room, ws_frame
 from speedrun_run.keys import HUB
-from speedrun_run.leaderboard import FULL_PACE_UP_TO, update_due, update_room
+from speedrun_run.leaderboard import FULL_PACE_UP_TO, send_moved, update_due, update_room
 from speedrun_testkit import free_port
 
 
@@ -124,11 +124,12 @@ async def test_slow_consumer_is_closed_4008_and_cut_when_stuck(monkeypatch) -> N
     for i in range(1, 20):
         assert conn.takes(i)
         conn.write(ws_frame(f'{{"seq":{i},"type":"x","pad":"{"y" * 20}"}}'))
-    # the writes stopped once the peer had more than 100 bytes unread, and a 4008 close began
+    # the writes stopped once the peer had more than 100 bytes unread beyond the first frame
+    # (written when it had taken everything before), and a 4008 close began
     assert conn.closing
     sent = len(written(conn))
     sizes = [len(d) for d in written(conn)]
-    assert sum(sizes[:-1]) <= 100 < sum(sizes) and sent < 19
+    assert sum(sizes[:-1]) <= 100 + sizes[0] < sum(sizes) and sent < 19
     await until(lambda: conn.ws.close_codes == [CloseCode.SLOW_CONSUMER])  # type: ignore[attr-defined]
     # the close frame cannot get out either: the connection is cut
     await until(lambda: conn.transport.aborted)
@@ -515,3 +516,51 @@ async def test_host_roster_of_thousands_lets_the_event_loop_go_between_chunks() 
     assert by_id["p_0001"].score == 900 and by_id["p_0001"].answered_count == 1
     assert by_id["p_0002"].connected and not by_id["p_0001"].connected
     assert nicknames["p_1199"] == "player1199" and "p_0005" not in by_id
+
+
+async def test_a_host_whose_link_lags_gets_the_next_view_once_caught_up_with_all_moves(
+    runs, redis_url
+) -> None:
+    # GIVEN a self-paced run of 3 with progress in Redis, and two hosts here: one whose link has
+    # taken everything, one whose last view is still unread
+    run = runs.create("self-paced", nicknames=("ann", "bob", "cy"))
+    ann, bob, cy = run.pids
+    keys = RunKeys(run.speedrun_id)
+    sync = redis.Redis.from_url(redis_url, decode_responses=True)
+    for i, pid in enumerate(run.pids):
+        progress = ParticipantProgress(score=100 * i, answered_count=1, current_question=1)
+        sync.hset(keys.progress, pid, progress.model_dump_json())
+    client = Redis.from_url(redis_url, decode_responses=True, protocol=2)  # as the app
+    hub = Hub(client, RedisBatch(client), "i-t", replay_limit=100)
+    engine = Engine(client, "i-t", 30, 600)
+    room = hub.rooms[run.speedrun_id] = Room(run.speedrun_id, last_seq=1)
+    quick, lagging = fake_conn(run.speedrun_id, None), fake_conn(run.speedrun_id, None)
+    room.hosts |= {quick, lagging}
+    lagging.transport.reading = False  # type: ignore[attr-defined]
+    lagging.write(ws_frame('{"seq":1,"type":"participants_progress","participants":[]}'))
+
+    def moved_on(seq: int, pid: str) -> None:  # as the listener passes on an answer's result
+        hub._deliver(room, seq, "participant", pid, f'{{"seq":{seq},"type":"answer_result"}}', "")
+
+    def views(host: Conn) -> list[list[str]]:
+        frames = [orjson.loads(d[2:] if d[1] < 126 else d[4:]) for d in written(host)]
+        return [[p["participant_id"] for p in f["participants"]] for f in frames]
+
+    # WHEN ann moves on, a view goes out, then bob and cy move on and another goes out
+    moved_on(2, ann)
+    await send_moved(engine, room)
+    moved_on(3, bob)
+    moved_on(4, cy)
+    await send_moved(engine, room)
+
+    # THEN the quick host had both views; the lagging one none, and it holds every move
+    assert views(quick) == [[ann], sorted([bob, cy])]
+    assert views(lagging) == [[]]  # only the unread one from before
+    assert lagging.moved == {ann, bob, cy} and not lagging.closing
+    # AND once its link has taken what it had, it gets one view of all three
+    lagging.transport.buffered = 0  # type: ignore[attr-defined]
+    await send_moved(engine, room)
+    assert views(lagging)[1:] == [sorted([ann, bob, cy])]
+    assert not lagging.moved and views(quick) == [[ann], sorted([bob, cy])]
+    await client.aclose()
+    sync.close()

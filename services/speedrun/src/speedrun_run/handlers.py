@@ -42,7 +42,7 @@ from speedrun_run.clock import now_ms
 from speedrun_run.config import Settings
 from speedrun_run.engine import Engine
 from speedrun_run.errors import Contended, Rejected
-from speedrun_run.hub import Conn, Hub, ws_frame
+from speedrun_run.hub import Conn, Hub
 from speedrun_run.keys import ENGINE, HUB, SETTINGS
 from speedrun_run.views import build_snapshot
 
@@ -255,11 +255,7 @@ async def _welcome(
     if claims.participant_id and welcome.nickname is None:
         names = await engine.nickname_map(claims.sid, [claims.participant_id])
         welcome = welcome.model_copy(update={"nickname": names[claims.participant_id]})
-    data = ws_frame(welcome.model_dump_json())
-    # A host's welcome to a run of thousands is megabytes, read at the speed of the host's link:
-    # the slow-consumer limit counts what is left unread beyond it, not the welcome itself.
-    conn.max_buffer += len(data)
-    conn.write(data)
+    conn.send(welcome.model_dump_json())  # megabytes for a host of thousands: see Conn.write
     if view.snapshot.status == "finished":
         conn.close_after(CloseCode.NORMAL, "the run is over")
         return

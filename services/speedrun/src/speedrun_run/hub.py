@@ -83,7 +83,9 @@ class Conn:
     Frames are written straight to the transport, whole, in the order they are sent (aiohttp's
     own uncompressed writes are synchronous too, so its pings interleave only between frames).
     The kernel and the transport buffer what the peer has not read yet; a peer that lets more
-    than ``max_buffer`` bytes pile up is a slow consumer and is closed.
+    than ``max_buffer`` bytes pile up is a slow consumer and is closed. The frame written when
+    the peer had taken everything before it does not count: a host's welcome or view of a run of
+    thousands is megabytes, read at the speed of the host's link.
 
     Run events for one socket (an answer's result and the next question; every answer, for a
     host) are held until the end of the event-loop turn and written together
@@ -96,7 +98,9 @@ class Conn:
         "closing",
         "conn_id",
         "held",
+        "lead",
         "max_buffer",
+        "moved",
         "participant_id",
         "rank",
         "seq",
@@ -127,6 +131,11 @@ class Conn:
         self.rank: tuple[int, int, int] | None = None
         self.closer: asyncio.Task[None] | None = None
         self.held: list[bytes] = []
+        self.lead = 0
+        """The size of the frame written when the peer had taken everything before it."""
+        self.moved: set[str] | None = set() if participant_id is None else None
+        """A host's: the participants who moved on since its last view of them (see
+        :func:`~speedrun_run.leaderboard.send_moved`)."""
 
     @property
     def is_host(self) -> bool:
@@ -146,10 +155,23 @@ class Conn:
         transport = self.transport
         if self.closing or transport is None or transport.is_closing():
             return
-        if transport.get_write_buffer_size() > self.max_buffer:
+        backlog = transport.get_write_buffer_size()
+        if not backlog:
+            self.lead = len(data)
+        elif backlog > self.max_buffer + self.lead:
             self.abort(CloseCode.SLOW_CONSUMER, "slow consumer: reconnect to resume")
             return
         transport.write(data)
+
+    def caught_up(self) -> bool:
+        """Tell whether the peer has taken everything written to it (a live socket)."""
+        transport = self.transport
+        return (
+            not self.closing
+            and transport is not None
+            and not transport.is_closing()
+            and not transport.get_write_buffer_size()
+        )
 
     def write_soon(self, data: bytes) -> None:
         """Write a frame at the end of this event-loop turn, with the others held until then."""
@@ -210,8 +232,6 @@ class Room:
     """The last run event the listener has delivered (or the first activation read)."""
     board_due: float = 0.0
     """Loop time before which this run's leaderboard is not updated again (large runs)."""
-    moved: set[str] = field(default_factory=set)
-    """Participants moved on since this room's hosts last heard (only while it has a host)."""
     progress_sent: tuple[int, int] | None = None
     """The last ``answer_progress`` (question, answered) sent to this room's hosts."""
     recent: deque[EventFields] = field(default_factory=lambda: deque(maxlen=RECENT_EVENTS))
@@ -436,8 +456,10 @@ class Hub:
             conn = room.participants.get(pid)
             if conn is not None and conn.takes(seq):
                 conn.write_soon(ws_frame(frame))
-            if room.hosts and kind in PROGRESS_EVENTS:
-                room.moved.add(pid)
+            if kind in PROGRESS_EVENTS:
+                for host in room.hosts:
+                    if host.moved is not None:  # a host's always is
+                        host.moved.add(pid)
         elif audience == "host":
             data = ws_frame(frame)
             for conn in room.hosts:
@@ -495,7 +517,12 @@ def _wants(conn: Conn, audience: str, pid: str) -> bool:
 
 
 def _replay(conn: Conn, seq: int, audience: str, pid: str, frame: str, close: str) -> None:
-    """Send a socket that is not live yet one event it missed, if it is in the audience."""
+    """Send a socket that is not live yet one event it missed, if it is in the audience (a
+    host notes the participants who moved on meanwhile, as the listener does for live hosts)."""
+    if conn.moved is not None and audience == "participant":
+        if frame_type(frame) in PROGRESS_EVENTS:
+            conn.moved.add(pid)
+        return
     if _wants(conn, audience, pid):
         conn.send(frame)
         _close_if(conn, close, pid)

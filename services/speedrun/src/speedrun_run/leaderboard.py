@@ -131,12 +131,21 @@ async def send_answer_progress(engine: Engine, room: Room) -> None:
 
 
 async def send_moved(engine: Engine, room: Room) -> None:
-    """Self-paced: tell the run's local hosts where the participants who moved on since the last
-    time are now (one frame, however many answered meanwhile)."""
-    if not room.moved:
+    """Self-paced: tell each of the run's local hosts where the participants who moved on since
+    its last view are now (one frame, however many answered meanwhile).
+
+    A host whose link has not taken the last view yet gets none now: its participants keep
+    adding up (a view is at most every participant once), and it gets them when it has caught
+    up. A host's view of thousands moving is hundreds of kilobytes, and on a slow link the views
+    would pile up until the host was closed as a slow consumer.
+    """
+    taken: dict[Conn, set[str]] = {}
+    for host in room.hosts:
+        if host.moved and host.caught_up():
+            taken[host], host.moved = host.moved, set()
+    if not taken:
         return
-    moved, room.moved = room.moved, set()
-    pids = sorted(moved)
+    pids = sorted(set().union(*taken.values()))
     keys = RunKeys(room.speedrun_id)
     try:
         progress, present = await engine.batch.commands(
@@ -144,28 +153,29 @@ async def send_moved(engine: Engine, room: Room) -> None:
         )
         names = await engine.nickname_map(room.speedrun_id, pids)
     except RedisError:
-        room.moved |= moved  # at the next update
+        for host, moved in taken.items():
+            host.moved = moved | (host.moved or set())  # at the next update
         raise
-    views: list[dict[str, object]] = []
+    views: dict[str, dict[str, object]] = {}
     for pid, raw, where in zip(pids, progress, present, strict=True):
         if raw is None:
             continue
         state = orjson.loads(raw)
-        views.append(
-            {
-                "participant_id": pid,
-                "nickname": names[pid],
-                "score": state["score"],
-                "answered_count": state["answered_count"],
-                "correct_count": state["correct_count"],
-                "current_question": state["current_question"],
-                "finished": state["finished_at_ms"] is not None,
-                "connected": where is not None,
-            }
-        )
-    if views:
-        frame = bodies.participants_progress(room.last_seq or 0, views)
-        _write_all(room.hosts, ws_frame(frame))
+        views[pid] = {
+            "participant_id": pid,
+            "nickname": names[pid],
+            "score": state["score"],
+            "answered_count": state["answered_count"],
+            "correct_count": state["correct_count"],
+            "current_question": state["current_question"],
+            "finished": state["finished_at_ms"] is not None,
+            "connected": where is not None,
+        }
+    seq = room.last_seq or 0
+    for host, moved in taken.items():
+        mine = [views[pid] for pid in sorted(moved) if pid in views]
+        if mine:
+            host.write(ws_frame(bodies.participants_progress(seq, mine)))
 
 
 def _write_all(conns: Iterable[Conn], data: bytes) -> None:
@@ -200,7 +210,8 @@ async def update_due(engine: Engine, hub: Hub, interval_s: float, top: int) -> N
             if static is not None and static.self_paced:
                 await send_moved(engine, room)
             elif static is not None:
-                room.moved.clear()  # the results of a reveal: the host has the board
+                for host in room.hosts:
+                    host.moved = set()  # the results of a reveal: the host has the board
                 await send_answer_progress(engine, room)
             if speedrun_id in dirty and loop.time() < room.board_due:
                 hub.dirty.add(speedrun_id)  # not due yet: at a later tick
