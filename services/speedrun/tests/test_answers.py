@@ -219,3 +219,34 @@ async def test_host_paced_answers_arriving_together_are_one_script_each_with_its
     assert await client.smembers(keys.pending) == {pids[37], pids[38]}
     assert await client.hget(keys.meta, "phase") == "question"
     await client.aclose()
+
+
+@pytest.mark.parametrize("failure", [ConnectionError("gone"), RuntimeError("a bug")])
+async def test_host_paced_answers_sent_together_all_hear_of_a_failure(
+    runs, redis_url, failure
+) -> None:
+    # GIVEN a host-paced run with question 0 open whose answer script fails
+    run = runs.create("host-paced", nicknames=("ann", "bob", "cy"), count=3)
+    client = Redis.from_url(redis_url, decode_responses=True)
+    engine = Engine(client, "i-a", grace_s=30, host_grace_s=600)
+    now = int(time.time() * 1000)
+    await engine.start(run.speedrun_id, now)
+
+    async def failing(*_: object) -> object:
+        raise failure
+
+    engine.batch.script = failing  # type: ignore[method-assign]
+
+    # WHEN three answers arrive together
+    replies = await asyncio.wait_for(
+        asyncio.gather(
+            *(engine.answer(run.speedrun_id, pid, 0, [0], now + 100) for pid in run.pids),
+            return_exceptions=True,
+        ),
+        5,
+    )
+
+    # THEN each answer's caller gets the failure (none waits forever) and nothing is recorded
+    assert replies == [failure] * 3
+    assert await client.hlen(RunKeys(run.speedrun_id).answers) == 0
+    await client.aclose()

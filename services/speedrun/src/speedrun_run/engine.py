@@ -755,7 +755,11 @@ class Engine:
             statuses = await self._script(
                 "host_answers", speedrun_id, queued.latest, index, len(waiters), *queued.args
             )
-        except (RedisError, OSError) as exc:
+        except asyncio.CancelledError:
+            for waiter in waiters:
+                waiter.cancel()
+            raise
+        except Exception as exc:  # each answer's caller reports it (RedisError: unavailable)
             for waiter in waiters:
                 if not waiter.done():  # a waiter whose socket went away is cancelled
                     waiter.set_exception(exc)
