@@ -36,6 +36,7 @@ from tools.bench.real_suite import (
     close,
     create_run,
     host_paced,
+    host_reconnects,
     interleaved_joins,
     join_all,
     self_paced,
@@ -56,6 +57,8 @@ from tools.bench.wsclient import client_frame, parse_cost_ns
 
 FULL_NS = (1_000, 5_000, 10_000)
 QUICK_NS = (200,)
+HOST_RECONNECTS = 5
+"""Host reconnects per N (each a welcome that lists all N participants)."""
 
 
 def profile_questions(n: int) -> int:
@@ -327,6 +330,8 @@ class Bench:
                     await host_paced(info, joined, scratch, more, 0, self.progress, first)
                 finally:
                     self._stop_alone(name, recs, f"the host's instance, {more} more questions")
+            self.progress.step(f"real N={n:,}: the host reconnects {HOST_RECONNECTS} times")
+            await host_reconnects(info, joined, rf, HOST_RECONNECTS, self.progress)
             joined.host.send(client_frame(b'{"type":"end"}'))
         except (RuntimeError, TimeoutError, OSError, aiohttp.ClientError, KeyError) as exc:
             rf.errors.append(f"host-paced: {type(exc).__name__}: {exc}")
@@ -563,6 +568,15 @@ def summarise(n: int, bare: BareFigures, real: RealFigures | None) -> list[Resul
             make_result(
                 "leaderboard_update", n, real.leaderboard_ms, bare.leaderboard_spread_ms,
                 note="time from the first to the last participant's leaderboard frame",
+            )
+        )  # fmt: skip
+    if real.host_reconnect_stall_ms:
+        out.append(
+            make_result(
+                "host_reconnect_stall", n, real.host_reconnect_stall_ms, None,
+                note="one per host reconnect; the welcome took "
+                f"{median(real.host_welcome_ms):.0f} ms (median)",
+                extra={"welcome_ms": real.host_welcome_ms},
             )
         )  # fmt: skip
     if real.host_page_stall_ms:

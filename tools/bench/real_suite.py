@@ -14,6 +14,9 @@ Per N, one host-paced run and one self-paced run, each with all N participants:
   the question, minus when the first one on the host's instance had it.
 * **self-paced** — every participant answers each question the moment it arrives; answers/s over
   the run.
+* **host reconnects** — after the host-paced questions the host reconnects a few times (a refresh
+  of its page) while a participant on its instance pings: a host's welcome lists all N, and the
+  longest ping round trip is how long building it held up the instance's other sockets.
 """
 
 from __future__ import annotations
@@ -127,6 +130,10 @@ class RealFigures:
     """Error frames the servers sent, by message, counted."""
     host_page_stall_ms: list[float] = field(default_factory=list)
     host_page_lag_ms: list[float] = field(default_factory=list)
+    host_reconnect_stall_ms: list[float] = field(default_factory=list)
+    """Per host reconnect: the longest ping round trip of a participant on the host's instance."""
+    host_welcome_ms: list[float] = field(default_factory=list)
+    """Per host reconnect: from its hello to its welcome."""
     settle_s: list[float] = field(default_factory=list)
     """Seconds each join of all N waited for the servers to go idle (see :func:`servers_idle`)."""
 
@@ -447,6 +454,48 @@ async def interleaved_joins(
     fleet.close_all()
     host_fleet.close_all()
     return InterleavedJoins(n, opened.rate, opened.failures, frames)
+
+
+PING_EVERY_S = 0.025
+"""The probe's pings during a host reconnect: 40 a second, within the rate limit's burst of 40
+for the reconnects' few seconds (20 a second refill)."""
+
+
+async def host_reconnects(
+    info: StackInfo, joined: Joined, figures: RealFigures, times: int, progress: Progress
+) -> None:
+    """Reconnect the run's host ``times`` times (each new socket replaces the last) while a
+    participant on the host's instance pings; record each reconnect's longest ping round trip
+    and its welcome time. ``joined.host`` is the last socket afterwards."""
+    probe = next(c for c in joined.conns if c.group == 0)
+    for attempt in range(times):
+        progress.tick("host reconnects", attempt + 1, times)
+        done = asyncio.Event()
+        pinging = asyncio.create_task(_worst_ping(probe, done))
+        await asyncio.sleep(2 * PING_EVERY_S)
+        host = await connect(joined.host_fleet, *info.instance_addr(0), WS_PATH)
+        sent = time.perf_counter()
+        welcomed = await asyncio.wait_for(
+            host.request_reply(_hello(joined.run["host_token"]), "welcome"), 60
+        )
+        figures.host_welcome_ms.append((welcomed - sent) * 1000)
+        await asyncio.sleep(2 * PING_EVERY_S)
+        done.set()
+        figures.host_reconnect_stall_ms.append(await pinging * 1000)
+        joined.host = host
+        await asyncio.sleep(0.5)  # the probe's rate limit refills
+
+
+async def _worst_ping(probe: Conn, done: asyncio.Event) -> float:
+    """Ping until ``done``; return the longest round trip (s)."""
+    ping = client_frame(b'{"type":"ping","id":1}')
+    worst = 0.0
+    while not done.is_set():
+        sent = time.perf_counter()
+        await asyncio.wait_for(probe.request_reply(ping, "pong"), 30)
+        worst = max(worst, time.perf_counter() - sent)
+        await asyncio.sleep(PING_EVERY_S)
+    return worst
 
 
 def _span_union(intervals: list[tuple[float, float]]) -> float:

@@ -45,6 +45,11 @@ def test_host_page_figures_are_judged_by_their_value() -> None:
     assert make_result("host_page_lag", 1000, [20_163.0], None).met is False
 
 
+def test_host_reconnect_stall_is_judged_by_its_value() -> None:
+    assert make_result("host_reconnect_stall", 10_000, [12.0, 25.0], None).met is True
+    assert make_result("host_reconnect_stall", 10_000, [90.0, 118.0], None).met is False
+
+
 def test_write_json_writes_a_list_with_the_issue_keys(tmp_path: Path) -> None:
     results = [
         make_result("answer_ingest", 1000, [700.0], [1000.0]),
