@@ -18,6 +18,7 @@ from speedrun_protocol.frames import (
     StartFrame,
 )
 from speedrun_protocol.state import AnswerRecord, RunKeys
+from speedrun_run import engine as engine_module
 from speedrun_run.client import RunClient
 from speedrun_run.engine import Engine
 from speedrun_run.errors import Rejected
@@ -249,4 +250,39 @@ async def test_host_paced_answers_sent_together_all_hear_of_a_failure(
     # THEN each answer's caller gets the failure (none waits forever) and nothing is recorded
     assert replies == [failure] * 3
     assert await client.hlen(RunKeys(run.speedrun_id).answers) == 0
+    await client.aclose()
+
+
+async def test_host_paced_answers_arriving_together_are_sent_at_most_so_many_per_script(
+    runs, redis_url, monkeypatch
+) -> None:
+    # GIVEN a host-paced run of 25 connected players with question 0 open, and at most 10
+    # answers per script
+    monkeypatch.setattr(engine_module, "ANSWERS_PER_SCRIPT", 10)
+    run = runs.create("host-paced", nicknames=(), count=3)
+    pids = runs.join_many(run, 25)
+    client = Redis.from_url(redis_url, decode_responses=True)
+    engine = Engine(client, "i-a", grace_s=30, host_grace_s=600)
+    now = int(time.time() * 1000)
+    for pid in pids:
+        await engine.connect(run.speedrun_id, pid, f"i-a|{pid}", now)
+    await engine.start(run.speedrun_id, now)
+    sizes: list[int] = []
+    send = engine.batch.script
+
+    async def counted(script: object, keys: list[str], args: list[object]) -> object:
+        sizes.append(int(args[6]))  # type: ignore[call-overload]  # ARGV 7: the count
+        return await send(script, keys, args)  # type: ignore[arg-type]
+
+    engine.batch.script = counted  # type: ignore[method-assign]
+
+    # WHEN all 25 answer at once
+    replies = await asyncio.gather(
+        *(engine.answer(run.speedrun_id, pid, 0, [0], now + 100) for pid in pids)
+    )
+
+    # THEN three scripts of 10, 10 and 5 recorded them, each answer accepted once
+    assert sizes == [10, 10, 5]
+    assert all('"type":"answer_accepted"' in r for r in replies)
+    assert await client.hget(RunKeys(run.speedrun_id).qstats, "0:answered") == "25"
     await client.aclose()
