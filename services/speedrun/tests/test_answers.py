@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any, NamedTuple
 
 import pytest
 import redis
@@ -168,29 +169,50 @@ async def test_an_answer_that_races_a_kick_is_refused_and_changes_nothing(
     await client.aclose()
 
 
-async def test_host_paced_answers_arriving_together_are_one_script_each_with_its_own_reply(
-    runs, redis_url
-) -> None:
-    # GIVEN a host-paced run of 40 connected players with question 0 open (20 s), one of them
-    # kicked
+class OpenQuestion(NamedTuple):
+    """A host-paced run of connected players with question 0 open (20 s), and its engine."""
+
+    run: Any
+    pids: list[str]
+    client: Redis
+    engine: Engine
+    now: int
+
+
+async def open_question(runs: Any, redis_url: str, players: int) -> OpenQuestion:
     run = runs.create("host-paced", nicknames=(), count=3)
-    pids = runs.join_many(run, 40)
-    kicked = pids[39]
+    pids = runs.join_many(run, players)
     client = Redis.from_url(redis_url, decode_responses=True)
     engine = Engine(client, "i-a", grace_s=30, host_grace_s=600)
     now = int(time.time() * 1000)
     for pid in pids:
         await engine.connect(run.speedrun_id, pid, f"i-a|{pid}", now)
     await engine.start(run.speedrun_id, now)
-    await engine.kick(run.speedrun_id, kicked, now + 10)
-    scripts: list[object] = []
+    return OpenQuestion(run, pids, client, engine, now)
+
+
+def record_scripts(engine: Engine) -> list[list[object]]:
+    """From now on, keep the arguments of every script the engine sends."""
+    sent: list[list[object]] = []
     send = engine.batch.script
 
-    async def counted(script: object, keys: list[str], args: list[object]) -> object:
-        scripts.append(script)
+    async def recorded(script: object, keys: list[str], args: list[object]) -> object:
+        sent.append(args)
         return await send(script, keys, args)  # type: ignore[arg-type]
 
-    engine.batch.script = counted  # type: ignore[method-assign]
+    engine.batch.script = recorded  # type: ignore[method-assign]
+    return sent
+
+
+async def test_host_paced_answers_arriving_together_are_one_script_each_with_its_own_reply(
+    runs, redis_url
+) -> None:
+    # GIVEN a host-paced run of 40 connected players with question 0 open (20 s), one of them
+    # kicked
+    run, pids, client, engine, now = await open_question(runs, redis_url, 40)
+    kicked = pids[39]
+    await engine.kick(run.speedrun_id, kicked, now + 10)
+    scripts = record_scripts(engine)
 
     # WHEN they all answer at once: every player but the kicked one, one of them twice, and one
     # after the deadline
@@ -227,11 +249,7 @@ async def test_host_paced_answers_sent_together_all_hear_of_a_failure(
     runs, redis_url, failure
 ) -> None:
     # GIVEN a host-paced run with question 0 open whose answer script fails
-    run = runs.create("host-paced", nicknames=("ann", "bob", "cy"), count=3)
-    client = Redis.from_url(redis_url, decode_responses=True)
-    engine = Engine(client, "i-a", grace_s=30, host_grace_s=600)
-    now = int(time.time() * 1000)
-    await engine.start(run.speedrun_id, now)
+    run, pids, client, engine, now = await open_question(runs, redis_url, 3)
 
     async def failing(*_: object) -> object:
         raise failure
@@ -241,7 +259,7 @@ async def test_host_paced_answers_sent_together_all_hear_of_a_failure(
     # WHEN three answers arrive together
     replies = await asyncio.wait_for(
         asyncio.gather(
-            *(engine.answer(run.speedrun_id, pid, 0, [0], now + 100) for pid in run.pids),
+            *(engine.answer(run.speedrun_id, pid, 0, [0], now + 100) for pid in pids),
             return_exceptions=True,
         ),
         5,
@@ -259,22 +277,8 @@ async def test_host_paced_answers_arriving_together_are_sent_at_most_so_many_per
     # GIVEN a host-paced run of 25 connected players with question 0 open, and at most 10
     # answers per script
     monkeypatch.setattr(engine_module, "ANSWERS_PER_SCRIPT", 10)
-    run = runs.create("host-paced", nicknames=(), count=3)
-    pids = runs.join_many(run, 25)
-    client = Redis.from_url(redis_url, decode_responses=True)
-    engine = Engine(client, "i-a", grace_s=30, host_grace_s=600)
-    now = int(time.time() * 1000)
-    for pid in pids:
-        await engine.connect(run.speedrun_id, pid, f"i-a|{pid}", now)
-    await engine.start(run.speedrun_id, now)
-    sizes: list[int] = []
-    send = engine.batch.script
-
-    async def counted(script: object, keys: list[str], args: list[object]) -> object:
-        sizes.append(int(args[6]))  # type: ignore[call-overload]  # ARGV 7: the count
-        return await send(script, keys, args)  # type: ignore[arg-type]
-
-    engine.batch.script = counted  # type: ignore[method-assign]
+    run, pids, client, engine, now = await open_question(runs, redis_url, 25)
+    scripts = record_scripts(engine)
 
     # WHEN all 25 answer at once
     replies = await asyncio.gather(
@@ -282,6 +286,7 @@ async def test_host_paced_answers_arriving_together_are_sent_at_most_so_many_per
     )
 
     # THEN three scripts of 10, 10 and 5 recorded them, each answer accepted once
+    sizes = [int(args[6]) for args in scripts]  # type: ignore[call-overload]  # ARGV 7: the count
     assert sizes == [10, 10, 5]
     assert all('"type":"answer_accepted"' in r for r in replies)
     assert await client.hget(RunKeys(run.speedrun_id).qstats, "0:answered") == "25"

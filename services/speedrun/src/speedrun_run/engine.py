@@ -147,8 +147,6 @@ class _QueuedAnswers:
     """Participant, arrival ms and answer record of each, one after the other."""
     waiters: list[asyncio.Future[str]] = dataclasses.field(default_factory=list)
     """Each answer's reply status, in order."""
-    latest: int = 0
-    """The latest arrival (the script's clock, when the last answer closes the question)."""
 
 
 class SingleFlight:
@@ -741,7 +739,6 @@ class Engine:
             queued = self._answers[key] = _QueuedAnswers()
             loop.call_soon(self._send_answers, key, queued)
         queued.args += (participant_id, now, record)
-        queued.latest = max(queued.latest, now)
         waiter: asyncio.Future[str] = loop.create_future()
         queued.waiters.append(waiter)
         return waiter
@@ -757,8 +754,9 @@ class Engine:
         speedrun_id, index = key
         waiters = queued.waiters
         try:
+            # Each answer is judged at its own arrival (in args); the script's clock is unused.
             statuses = await self._script(
-                "host_answers", speedrun_id, queued.latest, index, len(waiters), *queued.args
+                "host_answers", speedrun_id, now_ms(), index, len(waiters), *queued.args
             )
         except asyncio.CancelledError:
             for waiter in waiters:

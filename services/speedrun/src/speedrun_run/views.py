@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from speedrun_protocol.frames import (
     Distribution,
@@ -18,6 +20,8 @@ from speedrun_protocol.state import ParticipantProgress, ParticipantRecord, RunK
 from speedrun_run.bodies import question_view
 from speedrun_run.engine import Engine, RunStatic
 from speedrun_run.scripts import script_keys
+
+T = TypeVar("T")
 
 ROSTER_CHUNK = 500
 """Participants of a host's snapshot read between two yields to the event loop: a host's
@@ -130,19 +134,12 @@ async def _roster(
     :data:`ROSTER_CHUNK` with the event loop let go in between (the state was read at once: the
     roster is as consistent as the rest of the snapshot)."""
     parsed: list[ParticipantRecord] = []
-    for start in range(0, len(records), ROSTER_CHUNK):
-        if start:
-            await asyncio.sleep(0)
-        parsed.extend(
-            ParticipantRecord.model_validate_json(raw)
-            for raw in records[start : start + ROSTER_CHUNK]
-        )
+    async for raws in _chunks(records):
+        parsed.extend(ParticipantRecord.model_validate_json(raw) for raw in raws)
     parsed.sort(key=lambda r: (r.joined_at_ms, r.participant_id))
     views: list[ParticipantView] = []
-    for start in range(0, len(parsed), ROSTER_CHUNK):
-        if start:
-            await asyncio.sleep(0)
-        for record in parsed[start : start + ROSTER_CHUNK]:
+    async for some in _chunks(parsed):
+        for record in some:
             pid = record.participant_id
             if record.kicked:
                 continue
@@ -152,6 +149,14 @@ async def _roster(
             )
             views.append(_participant_view(record, mine, pid in present))
     return views
+
+
+async def _chunks(items: list[T]) -> AsyncIterator[list[T]]:
+    """``items`` by :data:`ROSTER_CHUNK`, letting the event loop go between two chunks."""
+    for start in range(0, len(items), ROSTER_CHUNK):
+        if start:
+            await asyncio.sleep(0)
+        yield items[start : start + ROSTER_CHUNK]
 
 
 def _pairs(flat: list[str]) -> dict[str, str]:
