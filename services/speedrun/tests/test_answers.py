@@ -23,6 +23,7 @@ from speedrun_run import engine as engine_module
 from speedrun_run.client import RunClient
 from speedrun_run.engine import Engine
 from speedrun_run.errors import Rejected
+from speedrun_run.hub import Hub, Room
 from speedrun_testkit import wait_until
 
 
@@ -202,6 +203,33 @@ def record_scripts(engine: Engine) -> list[list[object]]:
 
     engine.batch.script = recorded  # type: ignore[method-assign]
     return sent
+
+
+async def test_an_instance_that_passed_a_question_on_scores_its_answers_without_a_read(
+    runs, redis_url
+) -> None:
+    # GIVEN a host-paced run whose question 0 instance a opened, and instance b, whose hub has
+    # passed the question's event on (as to its sockets) and which knows the run's questions
+    run, pids, client, _, opened = await open_question(runs, redis_url, 2)
+    b = Engine(client, "i-b", grace_s=30, host_grace_s=600)
+    hub = Hub(client, b.batch, "i-b", replay_limit=100, on_question=b.note_question)
+    room = hub.rooms[run.speedrun_id] = Room(run.speedrun_id)
+    for event in await hub._read_stream(run.speedrun_id, 1, None):
+        hub._deliver(room, *event)
+    await b.require_static(run.speedrun_id)
+
+    # WHEN a player answers through b 1.5 s after the question opened
+    async def no_reads(*commands: object) -> None:
+        raise AssertionError(f"read {commands}")
+
+    reads, b.batch.commands = b.batch.commands, no_reads  # type: ignore[method-assign]
+    await b.answer(run.speedrun_id, pids[0], 0, [0], opened + 1500)
+    b.batch.commands = reads  # type: ignore[method-assign]
+
+    # THEN it was scored on arrival (one script, no read) from when the question really opened
+    raw = await client.hget(RunKeys(run.speedrun_id).answers, f"{pids[0]}:0")
+    assert AnswerRecord.model_validate_json(raw).elapsed_ms == 1500
+    await client.aclose()
 
 
 async def test_host_paced_answers_arriving_together_are_one_script_each_with_its_own_reply(

@@ -57,6 +57,11 @@ def test_question_body_is_the_model_encoding(index: int, deadline: int, now: int
     frame = decode_server_frame(bodies.with_seq(7, qb.body(index, deadline, now)))
     assert isinstance(frame, QuestionFrame) and frame.seq == 7
     assert frame.question.remaining_ms == max(0, deadline - now)
+    if deadline > now:  # an open question: its event tells when it was issued
+        assert bodies.question_issued(bodies.with_seq(7, qb.body(index, deadline, now))) == (
+            index,
+            now,
+        )
 
 
 @pytest.mark.parametrize(

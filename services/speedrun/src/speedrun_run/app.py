@@ -88,7 +88,14 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    hub = Hub(app[REDIS], app[ENGINE].batch, settings.instance_id, settings.replay_limit)
+    engine = app[ENGINE]
+    hub = Hub(
+        app[REDIS],
+        engine.batch,
+        settings.instance_id,
+        settings.replay_limit,
+        on_question=engine.note_question,
+    )
     await hub.start()
     app[HUB] = hub
     yield

@@ -74,6 +74,13 @@ class QuestionBodies:
         return f'{self.templates[index]}"deadline_ms":{deadline_ms},"remaining_ms":{remaining}}}}}'
 
 
+def question_issued(frame: str) -> tuple[int, int]:
+    """Read a ``question`` frame back: its question index and when it was issued (its deadline
+    less the time it had left then; :meth:`QuestionBodies.body`)."""
+    question = orjson.loads(frame)["question"]
+    return question["question_index"], question["deadline_ms"] - question["remaining_ms"]
+
+
 def answer_record(
     participant_id: str,
     index: int,

@@ -771,8 +771,17 @@ class Engine:
             if not waiter.done():
                 waiter.set_result(status)
 
+    def note_question(self, speedrun_id: str, frame: str) -> None:
+        """Host-paced: note when a question opened from its ``question`` event, which reaches
+        this instance before any of its participants can answer it: the answers are then scored
+        as they arrive, not held behind a read of the run's meta. (A self-paced start's
+        ``question`` to all is noted too, and never read.)"""
+        index, opened = bodies.question_issued(frame)
+        _remember(self._opened, (speedrun_id, index), opened, OPENED_CACHE)
+
     async def _opened_at(self, speedrun_id: str, index: int) -> int:
-        """Host-paced: when question ``index`` opened (read once per instance; it never changes).
+        """Host-paced: when question ``index`` opened (noted from its event, else read once per
+        instance; it never changes).
 
         Raises:
             Rejected: The question is not the run's current one.

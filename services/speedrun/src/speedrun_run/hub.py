@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -251,9 +251,19 @@ class Hub:
     """This instance's sockets and the listener that feeds them."""
 
     def __init__(
-        self, redis: Redis, batch: RedisBatch, instance_id: str, replay_limit: int
+        self,
+        redis: Redis,
+        batch: RedisBatch,
+        instance_id: str,
+        replay_limit: int,
+        on_question: Callable[[str, str], None] | None = None,
     ) -> None:
-        """Create the hub (stream reads go through ``batch``); :meth:`start` subscribes."""
+        """Create the hub (stream reads go through ``batch``); :meth:`start` subscribes.
+
+        ``on_question(speedrun_id, frame)`` is told of every ``question`` event sent to a whole
+        run, before any socket has it.
+        """
+        self.on_question = on_question
         self.per_address: Counter[str] = Counter()
         """Open sockets per client address (the per-address limit)."""
         self.redis = redis
@@ -466,6 +476,8 @@ class Hub:
                 if conn.takes(seq):
                     conn.write_soon(data)
         else:
+            if kind == "question" and self.on_question is not None:
+                self.on_question(room.speedrun_id, frame)
             data = ws_frame(frame)
             # A broadcast is written at once (after what each socket holds, which keeps the order):
             # its recipients are many and holding is for one socket's frames.
