@@ -18,7 +18,7 @@ from speedrun_protocol.frames import (
     QuestionFrame,
     StartFrame,
 )
-from speedrun_protocol.state import AnswerRecord, RunKeys
+from speedrun_protocol.state import AnswerRecord, ParticipantProgress, RunKeys
 from speedrun_run import engine as engine_module
 from speedrun_run.client import RunClient
 from speedrun_run.engine import Engine
@@ -171,7 +171,7 @@ async def test_an_answer_that_races_a_kick_is_refused_and_changes_nothing(
 
 
 class OpenQuestion(NamedTuple):
-    """A host-paced run of connected players with question 0 open (20 s), and its engine."""
+    """A started run of connected players with question 0 open (20 s), and its engine."""
 
     run: Any
     pids: list[str]
@@ -180,8 +180,10 @@ class OpenQuestion(NamedTuple):
     now: int
 
 
-async def open_question(runs: Any, redis_url: str, players: int) -> OpenQuestion:
-    run = runs.create("host-paced", nicknames=(), count=3)
+async def open_question(
+    runs: Any, redis_url: str, players: int, mode: str = "host-paced", count: int = 3
+) -> OpenQuestion:
+    run = runs.create(mode, nicknames=(), count=count)
     pids = runs.join_many(run, players)
     client = Redis.from_url(redis_url, decode_responses=True)
     engine = Engine(client, "i-a", grace_s=30, host_grace_s=600)
@@ -299,23 +301,73 @@ async def test_host_paced_answers_sent_together_all_hear_of_a_failure(
     await client.aclose()
 
 
-async def test_host_paced_answers_arriving_together_are_sent_at_most_so_many_per_script(
-    runs, redis_url, monkeypatch
+@pytest.mark.parametrize(
+    ("mode", "cap", "count_at"),
+    [("host-paced", "ANSWERS_PER_SCRIPT", 6), ("self-paced", "STEPS_PER_SCRIPT", 5)],
+)
+async def test_answers_arriving_together_are_sent_at_most_so_many_per_script(
+    runs, redis_url, monkeypatch, mode, cap, count_at
 ) -> None:
-    # GIVEN a host-paced run of 25 connected players with question 0 open, and at most 10
-    # answers per script
-    monkeypatch.setattr(engine_module, "ANSWERS_PER_SCRIPT", 10)
-    run, pids, client, engine, now = await open_question(runs, redis_url, 25)
+    # GIVEN a started run of 25 connected players with question 0 open, and at most 10 answers
+    # per script
+    monkeypatch.setattr(engine_module, cap, 10)
+    run, pids, client, engine, now = await open_question(runs, redis_url, 25, mode)
     scripts = record_scripts(engine)
 
     # WHEN all 25 answer at once
-    replies = await asyncio.gather(
-        *(engine.answer(run.speedrun_id, pid, 0, [0], now + 100) for pid in pids)
-    )
+    await asyncio.gather(*(engine.answer(run.speedrun_id, pid, 0, [0], now + 100) for pid in pids))
 
-    # THEN three scripts of 10, 10 and 5 recorded them, each answer accepted once
-    sizes = [int(args[6]) for args in scripts]  # type: ignore[call-overload]  # ARGV 7: the count
+    # THEN three scripts of 10, 10 and 5 recorded them, each answer once
+    sizes = [int(args[count_at]) for args in scripts]  # type: ignore[call-overload]
     assert sizes == [10, 10, 5]
-    assert all('"type":"answer_accepted"' in r for r in replies)
     assert await client.hget(RunKeys(run.speedrun_id).qstats, "0:answered") == "25"
+    await client.aclose()
+
+
+async def test_self_paced_steps_arriving_together_are_one_script_each_with_its_own_outcome(
+    runs, redis_url
+) -> None:
+    # GIVEN a started self-paced run of 30 connected players
+    run, pids, client, engine, now = await open_question(runs, redis_url, 30, "self-paced")
+    keys = RunKeys(run.speedrun_id)
+    events_before = await client.xlen(keys.events)
+    scripts = record_scripts(engine)
+
+    # WHEN they all answer question 0 at once, one of them twice
+    async def answer(pid: str, at: int) -> str:
+        try:
+            await engine.answer(run.speedrun_id, pid, 0, [0], at)
+        except Rejected as exc:
+            return exc.code
+        return "ok"
+
+    arrivals = [(pid, now + 100) for pid in pids] + [(pids[0], now + 101)]
+    replies = await asyncio.gather(*(answer(pid, at) for pid, at in arrivals))
+
+    # THEN one script applied them, each got its own outcome, the second answer is refused
+    assert len(scripts) == 1 and scripts[0][5] == 31  # ARGV 6: the count
+    assert replies == ["ok"] * 30 + [ErrorCode.ALREADY_ANSWERED]
+    # ... and each player has one answer, a result and the next question (two events each)
+    assert await client.hlen(keys.answers) == 30
+    assert await client.hget(keys.qstats, "0:answered") == "30"
+    progress = await client.hmget(keys.progress, pids)
+    assert all(ParticipantProgress.model_validate_json(p).current_question == 1 for p in progress)
+    assert await client.xlen(keys.events) == events_before + 60
+    await client.aclose()
+
+
+async def test_the_last_self_paced_steps_arriving_together_finish_the_run_once(
+    runs, redis_url
+) -> None:
+    # GIVEN a started self-paced run of one question and 20 connected players
+    run, pids, client, engine, now = await open_question(runs, redis_url, 20, "self-paced", 1)
+
+    # WHEN they all answer it at once (the last steps of the run, in one script)
+    await asyncio.gather(*(engine.answer(run.speedrun_id, pid, 0, [0], now + 100) for pid in pids))
+
+    # THEN the run is finished, with one run_finished event
+    keys = RunKeys(run.speedrun_id)
+    assert await client.hget(keys.meta, "status") == "finished"
+    entries = await client.xrange(keys.events)
+    assert sum('"type":"run_finished"' in fields["e"] for _, fields in entries) == 1
     await client.aclose()

@@ -16,7 +16,7 @@ import contextlib
 import dataclasses
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -60,6 +60,8 @@ ATTEMPTS = 8
 ANSWERS_PER_SCRIPT = 1000
 """Host-paced answers sent in one script at most: one script of 5,000 held Redis 13 ms, and every
 other instance's commands with it; one of 1,000, 4 ms."""
+STEPS_PER_SCRIPT = 100
+"""Self-paced steps sent in one script at most (a step does some 20 commands and two events)."""
 STATIC_CACHE = 2048
 """Runs whose (immutable) config and questions an instance keeps in memory."""
 PROGRESS_CACHE = 100_000
@@ -139,14 +141,18 @@ def _score(
 
 
 @dataclass(slots=True)
-class _QueuedAnswers:
-    """Host-paced answers to one question, queued in one event-loop turn (see
-    :meth:`Engine._queue_answer`)."""
+class _Queued:
+    """The items of one batched script queued in one event-loop turn (see
+    :meth:`Engine._enqueue`)."""
 
     args: list[Any] = dataclasses.field(default_factory=list)
-    """Participant, arrival ms and answer record of each, one after the other."""
+    """Each item's arguments, one item after the other."""
     waiters: list[asyncio.Future[str]] = dataclasses.field(default_factory=list)
-    """Each answer's reply status, in order."""
+    """Each item's reply status, in order."""
+
+
+_BatchKey = tuple[str, str, tuple[Any, ...]]
+"""A batched script's name, its run, and its arguments before the items."""
 
 
 class SingleFlight:
@@ -195,8 +201,8 @@ class Engine:
         """Self-paced: the progress this instance last wrote (as stored, and parsed), per run and
         participant."""
         self.nicknames: dict[str, str] = {}
-        self._answers: dict[tuple[str, int], _QueuedAnswers] = {}
-        """Host-paced answers waiting for the end of the loop turn, per run and question."""
+        self._queued: dict[_BatchKey, _Queued] = {}
+        """Answers and steps waiting for the end of the loop turn (:meth:`_enqueue`)."""
         self._sending: set[asyncio.Task[None]] = set()
         self._flights = SingleFlight()
         """Reads in progress that callers arriving meanwhile share (a run's questions, when a
@@ -720,49 +726,54 @@ class Engine:
         score = _score(question, selected, elapsed, streak_before=0)
         chosen = sorted(selected)
         record = bodies.answer_record(participant_id, index, chosen, score, elapsed, now)
-        self._raise_for(await self._queue_answer(speedrun_id, index, participant_id, now, record))
+        item = (participant_id, now, record)
+        self._raise_for(
+            await self._enqueue("host_answers", speedrun_id, (index,), item, ANSWERS_PER_SCRIPT)
+        )
         return bodies.answer_accepted(index, chosen, elapsed)
 
-    def _queue_answer(
-        self, speedrun_id: str, index: int, participant_id: str, now: int, record: str
+    def _enqueue(
+        self, script: str, speedrun_id: str, head: tuple[Any, ...], item: Iterable[Any], cap: int
     ) -> asyncio.Future[str]:
-        """Host-paced: queue an answer for Redis and return its future reply status.
+        """Queue one item of a batched script and return its future reply status.
 
-        The answers to one question queued in one event-loop turn go as one script at the end
-        of the turn: a thousand that arrive together are one script call, not a thousand (each
-        call has a fixed cost in Redis and in the client that was most of an answer's).
+        The items of one run's script (host-paced answers to one question, self-paced steps)
+        queued in one event-loop turn go as one call at the end of the turn, at most ``cap``: a
+        thousand answers that arrive together are one script call, not a thousand (each call has
+        a fixed cost in Redis and in the client, and each publishes its events as one bus
+        message that every instance of the run reads).
         """
         loop = asyncio.get_running_loop()
-        key = (speedrun_id, index)
-        queued = self._answers.get(key)
-        if queued is None or len(queued.waiters) >= ANSWERS_PER_SCRIPT:
-            queued = self._answers[key] = _QueuedAnswers()
-            loop.call_soon(self._send_answers, key, queued)
-        queued.args += (participant_id, now, record)
+        key = (script, speedrun_id, head)
+        queued = self._queued.get(key)
+        if queued is None or len(queued.waiters) >= cap:
+            queued = self._queued[key] = _Queued()
+            loop.call_soon(self._send_queued, key, queued)
+        queued.args += item
         waiter: asyncio.Future[str] = loop.create_future()
         queued.waiters.append(waiter)
         return waiter
 
-    def _send_answers(self, key: tuple[str, int], queued: _QueuedAnswers) -> None:
-        if self._answers.get(key) is queued:
-            del self._answers[key]
-        task = asyncio.create_task(self._answer_script(key, queued))
+    def _send_queued(self, key: _BatchKey, queued: _Queued) -> None:
+        if self._queued.get(key) is queued:
+            del self._queued[key]
+        task = asyncio.create_task(self._run_queued(key, queued))
         self._sending.add(task)  # a task is only weakly held by the loop
         task.add_done_callback(self._sending.discard)
 
-    async def _answer_script(self, key: tuple[str, int], queued: _QueuedAnswers) -> None:
-        speedrun_id, index = key
+    async def _run_queued(self, key: _BatchKey, queued: _Queued) -> None:
+        script, speedrun_id, head = key
         waiters = queued.waiters
         try:
-            # Each answer is judged at its own arrival (in args); the script's clock is unused.
+            # Each item carries its own arrival time; the script's clock is when it is sent.
             statuses = await self._script(
-                "host_answers", speedrun_id, now_ms(), index, len(waiters), *queued.args
+                script, speedrun_id, now_ms(), *head, len(waiters), *queued.args
             )
         except asyncio.CancelledError:
             for waiter in waiters:
                 waiter.cancel()
             raise
-        except Exception as exc:  # each answer's caller reports it (RedisError: unavailable)
+        except Exception as exc:  # each item's caller reports it (RedisError: unavailable)
             for waiter in waiters:
                 if not waiter.done():  # a waiter whose socket went away is cancelled
                     waiter.set_exception(exc)
@@ -924,13 +935,12 @@ class Engine:
         script's status. On ``ok``: remember the progress written, and finish the run if this
         was the last step of the last participant."""
         after, args = self._plan_step(static, participant_id, before, index, selected, now, kind)
-        reply = await self._script(
-            "self_resolve", speedrun_id, now, participant_id, index, raw_progress, *args
-        )
-        if reply[0] != "ok":
-            return str(reply[0])
+        item = (participant_id, index, raw_progress, *args)
+        status = await self._enqueue("self_resolve", speedrun_id, (), item, STEPS_PER_SCRIPT)
+        if status not in ("ok", "done"):
+            return status
         _remember(self._progress, (speedrun_id, participant_id), (args[0], after), PROGRESS_CACHE)
-        if int(reply[1]):
+        if status == "done":
             # The script also scheduled f|run: if this loses every race, that fires it.
             with contextlib.suppress(Contended):
                 await self.finish(speedrun_id, "completed", now=now)
@@ -992,6 +1002,7 @@ class Engine:
             "1" if kind == "forfeit" else "0",
             "1" if score.correct else "0",
             "1" if timed_out else "0",
+            len(chosen),
             *chosen,
         ]
 

@@ -203,46 +203,60 @@ return {'ok'}
 """
 
 SELF_RESOLVE = r"""
--- An answer, a time-out or a forfeit, self-paced.
--- ARGV 6 pid, 7 q, 8 expected progress, 9 new progress, 10 answer record, 11 points,
---      12 result body, 13 next question body or '', 14 next due, 15 finished 1/0,
---      16 finished body, 17 require absent 1/0, 18 correct 1/0, 19 timed out 1/0,
---      20.. selected options
--- (the host hears of the step from the result event: see the hub's participants_progress)
-local pid, q = ARGV[6], ARGV[7]
-if redis.call('HGET', META, 'status') ~= 'running' then return {'wrong_state'} end
-if not on_board(pid) then return {'kicked'} end
-if (redis.call('HGET', PROGRESS, pid) or '') ~= ARGV[8] then return {'stale'} end
-local field = pid .. ':' .. q
-if redis.call('HEXISTS', ANSWERS, field) == 1 then return {'answered'} end
-if ARGV[17] == '1' and redis.call('HEXISTS', PRESENCE, pid) == 1 then return {'present'} end
-redis.call('HSET', ANSWERS, field, ARGV[10])
-redis.call('HSET', PROGRESS, pid, ARGV[9])
-redis.call('ZINCRBY', SCORES, ARGV[11], pid)
-redis.call('ZREM', DEADLINES, 'a|' .. SID .. '|' .. pid .. '|' .. q)
-if ARGV[19] == '1' then
-  redis.call('HINCRBY', QSTATS, q .. ':timed_out', 1)
-else
-  redis.call('HINCRBY', QSTATS, q .. ':answered', 1)
+-- Self-paced steps (answers, time-outs, forfeits) that reached an instance together, one reply
+-- status each, in order ('done': 'ok', and it completed the run).
+-- ARGV 6 count, then per step: pid, q, expected progress, new progress, answer record, points,
+--   result body, next question body or '', next due, finished 1/0, finished body,
+--   require absent 1/0, correct 1/0, timed out 1/0, count of selected options, the options
+-- (the host hears of each step from its result event: see the hub's participants_progress)
+local function step(a)
+  local pid, q = ARGV[a], ARGV[a + 1]
+  if not on_board(pid) then return 'kicked' end
+  if (redis.call('HGET', PROGRESS, pid) or '') ~= ARGV[a + 2] then return 'stale' end
+  local field = pid .. ':' .. q
+  if redis.call('HEXISTS', ANSWERS, field) == 1 then return 'answered' end
+  if ARGV[a + 11] == '1' and redis.call('HEXISTS', PRESENCE, pid) == 1 then return 'present' end
+  redis.call('HSET', ANSWERS, field, ARGV[a + 4])
+  redis.call('HSET', PROGRESS, pid, ARGV[a + 3])
+  redis.call('ZINCRBY', SCORES, ARGV[a + 5], pid)
+  redis.call('ZREM', DEADLINES, 'a|' .. SID .. '|' .. pid .. '|' .. q)
+  if ARGV[a + 13] == '1' then
+    redis.call('HINCRBY', QSTATS, q .. ':timed_out', 1)
+  else
+    redis.call('HINCRBY', QSTATS, q .. ':answered', 1)
+  end
+  if ARGV[a + 12] == '1' then redis.call('HINCRBY', QSTATS, q .. ':correct', 1) end
+  for i = a + 15, a + 14 + tonumber(ARGV[a + 14]) do
+    redis.call('HINCRBY', QSTATS, q .. ':o' .. ARGV[i], 1)
+  end
+  out('participant', pid, ARGV[a + 6], '')
+  if ARGV[a + 7] ~= '' then
+    out('participant', pid, ARGV[a + 7], '')
+    redis.call('ZADD', DEADLINES, ARGV[a + 8],
+               'a|' .. SID .. '|' .. pid .. '|' .. (tonumber(q) + 1))
+  end
+  if ARGV[a + 9] == '1' then
+    redis.call('HINCRBY', META, 'finished_count', 1)
+    redis.call('ZREM', DEADLINES, 'g|' .. SID .. '|' .. pid)
+    -- the finisher and the host; the others see the count in their rank frames
+    out('participant', pid, ARGV[a + 10], '')
+    out('host', '', ARGV[a + 10], '')
+    if maybe_complete() == 1 then return 'done' end
+  end
+  return 'ok'
 end
-if ARGV[18] == '1' then redis.call('HINCRBY', QSTATS, q .. ':correct', 1) end
-for i = 20, #ARGV do redis.call('HINCRBY', QSTATS, q .. ':o' .. ARGV[i], 1) end
-out('participant', pid, ARGV[12], '')
-if ARGV[13] ~= '' then
-  out('participant', pid, ARGV[13], '')
-  redis.call('ZADD', DEADLINES, ARGV[14], 'a|' .. SID .. '|' .. pid .. '|' .. (tonumber(q) + 1))
+
+local running = redis.call('HGET', META, 'status') == 'running'
+local replies, added, a = {}, 0, 7
+for n = 1, tonumber(ARGV[6]) do
+  local status = 'wrong_state'
+  if running then status = step(a) end
+  if status == 'ok' or status == 'done' then added = added + 1 end
+  replies[n] = status
+  a = a + 15 + tonumber(ARGV[a + 14])
 end
-local done = 0
-if ARGV[15] == '1' then
-  redis.call('HINCRBY', META, 'finished_count', 1)
-  redis.call('ZREM', DEADLINES, 'g|' .. SID .. '|' .. pid)
-  -- the finisher and the host; the others see the count in their rank frames
-  out('participant', pid, ARGV[16], '')
-  out('host', '', ARGV[16], '')
-  done = maybe_complete()
-end
-touch_after_answers(1)
-return {'ok', done}
+if added > 0 then touch_after_answers(added) end
+return replies
 """
 
 HOST_OPEN = r"""
