@@ -212,13 +212,10 @@ function onFrame(frame) {
         markCorrect(frame.distribution.correct_options);
       }
       break;
-    case "rank":
-      setScore(frame.score, frame.rank);
-      setCount(frame.participant_count);
-      break;
     case "leaderboard":
       state.leaderboard = frame.top;
       setCount(frame.participant_count);
+      if (frame.own) setScore(frame.own.score, frame.own.rank);
       break;
     case "participant_finished":
       if (frame.participant_id === state.player.participant_id) showDone(frame.score);

@@ -11,7 +11,7 @@ const FINAL_CLOSES = new Map([
 
 /** Views and replies: not numbered run events, so their seq is not a new one. */
 const VIEW_TYPES = new Set([
-  "leaderboard", "rank", "lobby", "answer_progress", "answer_accepted", "error", "pong",
+  "leaderboard", "lobby", "answer_progress", "answer_accepted", "error", "pong",
 ]);
 
 /**
@@ -127,7 +127,7 @@ export class RunSocket {
       return;
     }
     const seq = frame.seq || 0;
-    // Leaderboard and rank frames are views, not run events: they repeat the sequence number
+    // Views (the leaderboard, the lobby count…) are not run events: they repeat the sequence number
     // of the last event delivered, so they are never dropped as duplicates.
     if (seq > 0 && !VIEW_TYPES.has(frame.type)) {
       // Replayed or duplicated events already reflected in what we hold are dropped.

@@ -86,7 +86,9 @@ SERVER_EXAMPLES: list[BaseModel] = [
         seq=11, participants=[f.ParticipantView(participant_id=PID, nickname="A")]
     ),
     f.LeaderboardFrame(seq=12, top=[ENTRY], participant_count=1),
-    f.RankFrame(seq=13, rank=1, score=990, participant_count=1),
+    f.LeaderboardFrame(
+        seq=13, top=[ENTRY], participant_count=1, own=f.OwnStanding(rank=1, score=990)
+    ),
     f.LobbyFrame(seq=2, participant_count=3),
     f.ParticipantFinishedFrame(seq=14, participant_id=PID, score=990),
     f.RunFinishedFrame(seq=15, reason="completed", leaderboard=[ENTRY], participant_count=1),

@@ -9,11 +9,12 @@ import pytest
 from speedrun_protocol.frames import (
     AnswerAcceptedFrame,
     AnswerResultFrame,
+    LeaderboardFrame,
+    OwnStanding,
     ParticipantFinishedFrame,
     ParticipantsProgressFrame,
     ParticipantView,
     QuestionFrame,
-    RankFrame,
     decode_server_frame,
 )
 from speedrun_protocol.state import AnswerRecord, ParticipantProgress, RunQuestion, frame_body
@@ -147,8 +148,12 @@ def test_host_views_and_replies_are_the_models(current: int | None, finished: bo
         bodies.participant_finished("p_1", 50),
         ParticipantFinishedFrame(participant_id="p_1", score=50),
     )
-    assert decode_server_frame(bodies.rank(7, 3, 1200, 40)) == RankFrame(
-        seq=7, rank=3, score=1200, participant_count=40
+    board = LeaderboardFrame(seq=7, top=[], participant_count=40)
+    own = OwnStanding(rank=3, score=1200)
+    text = bodies.with_own(board.model_dump_json(exclude={"own"}), 3, 1200)
+    assert decode_server_frame(text) == board.model_copy(update={"own": own})
+    assert orjson.loads(text) == orjson.loads(
+        board.model_copy(update={"own": own}).model_dump_json()
     )
     accepted = bodies.with_seq(12, bodies.answer_accepted(1, [1, 3], 250))
     assert decode_server_frame(accepted) == AnswerAcceptedFrame(

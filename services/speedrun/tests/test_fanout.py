@@ -18,7 +18,9 @@ from speedrun_protocol.frames import (
     AnswerFrame,
     AnswerResultFrame,
     HelloFrame,
+    LeaderboardFrame,
     LobbyFrame,
+    OwnStanding,
     ParticipantConnectionFrame,
     ParticipantFinishedFrame,
     ParticipantJoinedFrame,
@@ -87,6 +89,17 @@ def fake_conn(speedrun_id: str, pid: str | None, max_buffer: int = 1 << 20) -> C
     conn = Conn(StuckSocket(), Transport(), speedrun_id, pid, f"c-{pid}", max_buffer)  # type: ignore[arg-type]
     conn.active = True
     return conn
+
+
+def frame_of(data: bytes) -> LeaderboardFrame:
+    """Decode one server WebSocket frame (unmasked) holding a leaderboard frame."""
+    size, start = data[1] & 0x7F, 2
+    if size == 126:
+        size, start = int.from_bytes(data[2:4], "big"), 4
+    assert len(data) == start + size, "one frame"
+    frame = decode_server_frame(data[start:])
+    assert isinstance(frame, LeaderboardFrame)
+    return frame
 
 
 def written(conn: Conn) -> list[bytes]:
@@ -246,23 +259,30 @@ async def test_leaderboard_update_costs_two_commands_and_ranks_only_on_change(
     assert calls.get("zrevrange") == 1
     assert calls.get("hmget") == 2  # the meta, and the top's nicknames (cached from then on)
     assert not {"zcount", "zmscore", "zrevrank", "zscore"} & set(calls)
-    board = written(host)[-1]
-    assert b'"type":"leaderboard"' in board and b'"seq":40' in board
-    assert room.participants[run.pids[2]].rank == (1, 2000, 40)
-    assert room.participants[run.pids[0]].rank == (27, 0, 40)
-    # everyone got the very same encoded board, then their rank, in one write
-    for conn in room.participants.values():
+    (board,) = written(host)
+    host_view = frame_of(board)
+    assert (host_view.seq, host_view.participant_count, host_view.own) == (40, 40, None)
+    assert room.participants[run.pids[2]].rank == (1, 2000)
+    assert room.participants[run.pids[0]].rank == (27, 0)
+    # everyone got the board with their own standing, one frame each (equal standings, one
+    # encoded frame)
+    rank_of = {2000: 1, 1000: 14, 0: 27}  # 13 players on 2,000 points, 13 on 1,000, 14 on 0
+    for i, conn in enumerate(room.participants.values()):
         (data,) = written(conn)
-        assert data.startswith(board) and b'"type":"rank"' in data[len(board) :]
+        view = frame_of(data)
+        score = (i % 3) * 1000
+        assert view.top == host_view.top
+        assert view.own == OwnStanding(rank=rank_of[score], score=score)
+    assert written(room.participants[run.pids[1]])[0] is written(room.participants[run.pids[4]])[0]
 
-    # AND a second update with nothing changed sends the board but no rank frames
+    # AND a second update with nothing changed sends the very same board to all, no standings
     await update_room(engine, room, top=10)
     assert all(written(c)[1] is written(host)[-1] for c in room.participants.values())
     sync.zincrby(keys.scores, 5000, run.pids[0])
     await update_room(engine, room, top=10)
-    last = written(room.participants[run.pids[0]])[2]  # the board and a new rank
-    assert b'"type":"leaderboard"' in last and b'"rank":1,"score":5000' in last
-    assert room.participants[run.pids[0]].rank == (1, 5000, 40)
+    last = frame_of(written(room.participants[run.pids[0]])[2])
+    assert last.own == OwnStanding(rank=1, score=5000)
+    assert room.participants[run.pids[0]].rank == (1, 5000)
     await client.aclose()
     sync.close()
 

@@ -19,10 +19,10 @@ from speedrun_protocol.frames import (
     ErrorFrame,
     LeaderboardFrame,
     NextFrame,
+    OwnStanding,
     QuestionClosedFrame,
     QuestionFrame,
     QuestionRevealedFrame,
-    RankFrame,
     RevealFrame,
     RunFinishedFrame,
     RunStartedFrame,
@@ -98,8 +98,10 @@ async def test_host_paced_run_over_two_instances_reveals_and_ranks(pair, runs, m
         ("ann", first_points, 1),
         ("bob", 0, 2),
     ]
-    rank = await bob.expect(RankFrame, where=lambda f: f.rank == 2)
-    assert rank.participant_count == 2
+    board = await bob.expect(
+        LeaderboardFrame, where=lambda f: f.own is not None and f.own.rank == 2
+    )
+    assert board.participant_count == 2 and board.own == OwnStanding(rank=2, score=0)
 
     # question 1: only ann answers; the host reveals (closing it), bob times out
     await host.send(NextFrame())

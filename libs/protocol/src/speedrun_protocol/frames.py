@@ -394,21 +394,25 @@ class ParticipantsProgressFrame(_ServerFrame):
     participants: list[ParticipantView] = Field(description="Their state now.")
 
 
+class OwnStanding(BaseModel):
+    """A participant's own place on the leaderboard."""
+
+    rank: int = Field(description="1-based rank (equal scores share one).")
+    score: int = Field(description="Total points.")
+
+
 class LeaderboardFrame(_ServerFrame):
-    """The top of the leaderboard (coalesced: a few per second at most)."""
+    """The top of the leaderboard (coalesced: a few per second at most); to a participant whose
+    rank or score changed since their last one, with their own standing (one frame, not two)."""
 
     type: Literal["leaderboard"] = "leaderboard"
     top: list[LeaderboardEntry] = Field(description="The best participants, best first.")
     participant_count: int = Field(description="Participants in the run.")
-
-
-class RankFrame(_ServerFrame):
-    """Participant: their own rank, sent with leaderboard updates when it changed."""
-
-    type: Literal["rank"] = "rank"
-    rank: int = Field(description="1-based rank.")
-    score: int = Field(description="Total points.")
-    participant_count: int = Field(description="Participants in the run.")
+    own: OwnStanding | None = Field(
+        default=None,
+        description="The receiving participant's rank and score, when they changed since their "
+        "last leaderboard frame (never to a host).",
+    )
 
 
 class LobbyFrame(_ServerFrame):
@@ -420,7 +424,7 @@ class LobbyFrame(_ServerFrame):
 
 class ParticipantFinishedFrame(_ServerFrame):
     """Self-paced: a participant has answered or timed out every question (to them and the
-    host; the others see the count move in their rank frames)."""
+    host; the others see the count move in their leaderboard frames)."""
 
     type: Literal["participant_finished"] = "participant_finished"
     participant_id: str = Field(description="Their id.")
@@ -453,7 +457,6 @@ ServerFrame = Annotated[
     | QuestionRevealedFrame
     | ParticipantsProgressFrame
     | LeaderboardFrame
-    | RankFrame
     | LobbyFrame
     | ParticipantFinishedFrame
     | RunFinishedFrame,

@@ -156,13 +156,10 @@ def participants_progress(seq: int, participants: list[dict[str, object]]) -> st
     return _text({"seq": seq, "type": "participants_progress", "participants": participants})
 
 
-def rank(seq: int, rank: int, score: int, participant_count: int) -> str:
-    """A ``rank`` frame (a view: it carries the socket's last ``seq``); a leaderboard update of a
-    large self-paced run sends thousands, nearly all different."""
-    return (
-        f'{{"seq":{seq},"type":"rank","rank":{rank},"score":{score},'
-        f'"participant_count":{participant_count}}}'
-    )
+def with_own(board: str, rank: int, score: int) -> str:
+    """A ``leaderboard`` frame (encoded without ``own``) with a participant's own standing; a
+    leaderboard update of a large self-paced run makes thousands, nearly all different."""
+    return f'{board[:-1]},"own":{{"rank":{rank},"score":{score}}}}}'
 
 
 def participant_finished(participant_id: str, score: int) -> str:

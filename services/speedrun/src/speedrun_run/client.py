@@ -23,7 +23,6 @@ from speedrun_protocol.frames import (
     LobbyFrame,
     ParticipantsProgressFrame,
     PongFrame,
-    RankFrame,
     ServerFrame,
     WelcomeFrame,
     decode_server_frame,
@@ -34,7 +33,6 @@ F = TypeVar("F", bound=BaseModel)
 VIEW_FRAMES = (
     AnswerAcceptedFrame,
     LeaderboardFrame,
-    RankFrame,
     LobbyFrame,
     AnswerProgressFrame,
     ParticipantsProgressFrame,

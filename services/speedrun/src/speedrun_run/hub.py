@@ -128,7 +128,7 @@ class Conn:
         self.seq = 0
         self.active = False
         self.closing = False
-        self.rank: tuple[int, int, int] | None = None
+        self.rank: tuple[int, int] | None = None
         self.closer: asyncio.Task[None] | None = None
         self.held: list[bytes] = []
         self.lead = 0

@@ -2,13 +2,14 @@
 
 The listener marks a run dirty when an event may have changed its scores; at most once per
 ``LEADERBOARD_INTERVAL_S`` the run's local sockets get the top of the board (one frame, encoded
-once) and each local participant whose rank, score or the participant count changed gets a
-:class:`RankFrame`. One update costs two Redis commands whatever the number of participants: the
-run's status and count, then the whole board (``ZREVRANGE … WITHSCORES``), from which the top and
-every local participant's rank are cut in one pass — one command of N entries rather than one
-``ZCOUNT`` per distinct score, which at 10,000 players with time-based points is thousands. The
-board is read raw (no per-entry conversion by the client) and rank frames are encoded without
-pydantic: at 10,000 players nearly every rank changes between two updates.
+once), and each local participant whose rank or score changed gets it with their own standing
+(``own``) instead: one frame, not a board and a rank frame, which had been half the frames a
+client parsed. One update costs two Redis commands whatever the number of participants: the
+run's status and count, then the whole board (``ZREVRANGE … WITHSCORES``), from which the top
+and every local participant's rank are cut in one pass — one command of N entries rather than
+one ``ZCOUNT`` per distinct score, which at 10,000 players with time-based points is thousands.
+The board is read raw (no per-entry conversion by the client) and the standings are encoded
+without pydantic: at 10,000 players nearly every rank changes between two updates.
 
 While a host-paced question is open, the run's local hosts get an :class:`AnswerProgressFrame`
 (answered of total) at the same pace when it changed: an answer itself emits no event. In a
@@ -19,7 +20,7 @@ a host's dashboard follows thousands of answers a second in a few frames.
 In the lobby there is no board: the run's local participants get a :class:`LobbyFrame` with the
 count instead (joins go to the host only, so N joins do not cost N² frames).
 
-Leaderboard, rank, lobby and answer-progress frames are *views*, not run events: they are not in
+Leaderboard, lobby and answer-progress frames are *views*, not run events: they are not in
 the replay stream and carry the sequence number of the last event this instance had delivered to
 the run.
 """
@@ -48,8 +49,8 @@ logger = logging.getLogger(__name__)
 FULL_PACE_UP_TO = 2_000
 """Participants up to which a run's leaderboard is updated every interval; beyond, an update
 every ``interval × N / FULL_PACE_UP_TO`` (every 2.5 s at 10,000 with the default interval), so a
-run's leaderboard costs at most some 4,000 socket writes a second over all instances. Each write
-is a board and a rank frame; at 10,000 players updated every second they were a fifth of the
+run's leaderboard costs at most some 4,000 socket writes a second over all instances. At 10,000
+players updated every second (then a board and a rank frame each) they were a fifth of the
 server's CPU, taken from answering."""
 
 
@@ -73,32 +74,30 @@ async def update_room(engine: Engine, room: Room, top: int) -> int:
     participant_count = int(count or 0)
     # Rank = 1 + how many scores are strictly higher: the position of a score's first holder.
     local = room.participants
-    states: dict[str, tuple[int, int, int]] = {}
+    states: dict[str, tuple[int, int]] = {}
     rank, previous = 0, None
     for position, (pid, score) in enumerate(zip(flat[::2], flat[1::2], strict=True), start=1):
         if score != previous:  # equal scores are equal texts
             rank, previous = position, score
         if pid in local:
-            states[pid] = (rank, int(float(score)), participant_count)
+            states[pid] = (rank, int(float(score)))
     entries = await engine.entries(room.speedrun_id, rows)
-    seq = room.last_seq or 0
-    board = ws_frame(
-        LeaderboardFrame(
-            seq=seq, top=entries, participant_count=participant_count
-        ).model_dump_json()
-    )
+    board_text = LeaderboardFrame(
+        seq=room.last_seq or 0, top=entries, participant_count=participant_count
+    ).model_dump_json(exclude={"own"})
+    board = ws_frame(board_text)
     _write_all(room.hosts, board)
-    # A participant whose rank changed gets the board and its rank frame in one write.
-    with_rank: dict[tuple[int, int, int], bytes] = {}
+    # A participant whose standing changed gets the board with it (equal standings, one text).
+    with_own: dict[tuple[int, int], bytes] = {}
     for pid, target in local.items():
         state = states.get(pid)
         if state is None or target.rank == state:
             target.write(board)
             continue
         target.rank = state
-        data = with_rank.get(state)
+        data = with_own.get(state)
         if data is None:
-            data = with_rank[state] = board + ws_frame(bodies.rank(seq, *state))
+            data = with_own[state] = ws_frame(bodies.with_own(board_text, *state))
         target.write(data)
     return participant_count
 

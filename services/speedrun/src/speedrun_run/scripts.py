@@ -238,7 +238,7 @@ local function step(a)
   if ARGV[a + 9] == '1' then
     redis.call('HINCRBY', META, 'finished_count', 1)
     redis.call('ZREM', DEADLINES, 'g|' .. SID .. '|' .. pid)
-    -- the finisher and the host; the others see the count in their rank frames
+    -- the finisher and the host; the others see the count in their leaderboard frames
     out('participant', pid, ARGV[a + 10], '')
     out('host', '', ARGV[a + 10], '')
     if maybe_complete() == 1 then return 'done' end

@@ -29,9 +29,10 @@ from speedrun_protocol.frames import (
     AnswerFrame,
     AnswerResultFrame,
     ErrorFrame,
+    LeaderboardFrame,
+    OwnStanding,
     QuestionFrame,
     QuestionView,
-    RankFrame,
     RunFinishedFrame,
     WelcomeFrame,
 )
@@ -205,7 +206,7 @@ class Bot:
                     self.progress.results += 1
                 self.report.results[frame.question_index] = frame
                 self.report.score = frame.score
-            case RankFrame(rank=rank, score=score):
+            case LeaderboardFrame(own=OwnStanding(rank=rank, score=score)):
                 self.report.rank, self.report.score = rank, score
             case RunFinishedFrame(leaderboard=leaderboard):
                 for entry in leaderboard:
