@@ -12,6 +12,7 @@ from speedrun_protocol.frames import (
     AnswerAcceptedFrame,
     LeaderboardEntry,
     LeaderboardFrame,
+    OwnStanding,
     QuestionFrame,
     QuestionView,
     encode_frame,
@@ -49,6 +50,7 @@ def frame_sizes(n: int, question_count: int, top: int = 10) -> FrameSizes:
             for i in range(top)
         ],
         participant_count=n,
+        own=OwnStanding(rank=n // 2, score=4500),  # a participant's, whose standing changed
     )
     accepted = AnswerAcceptedFrame(seq=3 * n, question_index=7, selected=[0], elapsed_ms=1234)
     return FrameSizes(
