@@ -7,6 +7,7 @@ import json
 import time
 from typing import Any
 
+import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -30,8 +31,9 @@ from speedrun_protocol.frames import (
 )
 from speedrun_protocol.state import RunKeys
 from speedrun_run.client import RunClient
-from speedrun_run.engine import Engine
+from speedrun_run.engine import RESULTS_TAKEOVER_MS, Engine
 from speedrun_run.scoring import speed_points
+from speedrun_run.scripts import DEADLINES_KEY
 
 
 def seqs_increase(client: RunClient) -> bool:
@@ -305,7 +307,9 @@ async def test_a_reveal_of_thousands_sends_the_results_a_thousand_per_script(
     assert all(json.loads(e.frame)["timed_out"] for e in results)
     calls = command_calls(await client.info("commandstats"))
     assert calls["evalsha"] == 4  # close, settle with 1,000 results, 1,000 more, the last 345
-    assert not await client.hexists(keys.meta, "results_due_ms")
+    assert await client.hmget(keys.meta, "results_due_ms", "results_sent_to") == [None, None]
+    # ... and no other instance is due to take the sending over
+    assert await client.zscore(DEADLINES_KEY, f"r|{keys.speedrun_id}|0") is None
     await client.aclose()
 
 
@@ -357,7 +361,7 @@ async def test_results_of_a_question_the_run_has_moved_past_are_not_sent(runs, r
     seq = int(await client.hget(keys.meta, "seq") or 0)
 
     # WHEN a late chunk of the first question's results arrives
-    reply = await a._script("host_results", keys.speedrun_id, now, 0, "1", pid, '{"type":"x"}')
+    reply = await a._script("host_results", keys.speedrun_id, now, 0, "1", "", pid, '{"type":"x"}')
 
     # THEN it is refused and nothing is sent
     assert reply == ["stale"]
@@ -391,4 +395,58 @@ async def test_a_reveal_whose_later_results_cannot_be_sent_is_still_a_reveal(
     (record,) = [r for r in caplog.records if r.message == "reveal results not all sent"]
     assert record.unsent == 500  # type: ignore[attr-defined]
     assert await client.hexists(keys.meta, "results_due_ms")
+    await client.aclose()
+
+
+@pytest.mark.parametrize("takers", [1, 2])
+async def test_results_a_reveal_left_unsent_are_sent_once_by_other_instances(
+    runs, redis_url, monkeypatch, takers
+) -> None:
+    # GIVEN a host-paced run of 2,500 players, five of whom answered, whose first question
+    # instance a revealed: the settle's 1,000 results and one more chunk went out, then its
+    # Redis failed (or it stopped)
+    keys, client, a, now, seq, pids = await first_open(runs, redis_url, players=2_500)
+    answered = sorted(pids)[-5:]  # last in id order: among the results left unsent
+    # (together: with nobody connected, the first answer recorded closes the question)
+    await asyncio.gather(*(a.answer(keys.speedrun_id, p, 0, [0], now + 500) for p in answered))
+    script = a._script
+    chunks = 0
+
+    async def failing(name: str, *args: Any, **kwargs: Any) -> list[Any]:
+        nonlocal chunks
+        if name == "host_results":
+            chunks += 1
+            if chunks > 1:
+                raise RedisConnectionError("connection lost")
+        return await script(name, *args, **kwargs)
+
+    monkeypatch.setattr(a, "_script", failing)
+    await a.reveal(keys.speedrun_id, now + 1_000)
+    sent = [e for e in await events_after(client, keys, seq) if "answer_result" in e.frame]
+    assert len(sent) == 2_000
+
+    # WHEN the takeover comes due and the schedulers of other instances fire it (two at once:
+    # each takes the chunks the other has not sent)
+    item = f"r|{keys.speedrun_id}|0"
+    due = await client.zscore(DEADLINES_KEY, item)
+    assert due == now + 1_000 + RESULTS_TAKEOVER_MS
+    others = [Engine(client, f"i-{i}", grace_s=30, host_grace_s=600) for i in range(takers)]
+    await asyncio.gather(*(engine.fire(item, int(due)) for engine in others))
+
+    # THEN every player has exactly one result, and those rebuilt are what the settle made
+    results = {}
+    for event in await events_after(client, keys, seq):
+        frame = json.loads(event.frame)
+        if frame["type"] == "answer_result":
+            assert event.participant_id not in results
+            results[event.participant_id] = frame
+    assert sorted(results) == sorted(pids)
+    for pid in answered:
+        frame = results[pid]
+        assert (frame["correct"], frame["timed_out"]) == (True, False)
+        assert frame["points"] == frame["score"] == speed_points(1000, 500, 20_000)
+    assert results[sorted(pids)[0]]["timed_out"]
+    # ... and the next question no longer waits for them
+    assert await client.hmget(keys.meta, "results_due_ms", "results_sent_to") == [None, None]
+    assert await client.zscore(DEADLINES_KEY, item) is None
     await client.aclose()

@@ -146,6 +146,9 @@ class MetaField(StrEnum):
     RESULTS_DUE_MS = "results_due_ms"
     """Host-paced: while a large reveal's results are still being sent, when they will have been
     at the latest (Unix ms); the next question waits for them until then."""
+    RESULTS_SENT_TO = "results_sent_to"
+    """Host-paced: meanwhile, the last participant (in id order) whose result is out: the next
+    chunk follows it, whichever instance sends it."""
     PARTICIPANT_COUNT = "participant_count"
     """Participants joined and not kicked."""
     ARCHIVED = "archived"

@@ -76,8 +76,11 @@ the settle with the first 1,000 now holds it 56-63 ms, and the rest follow a scr
 RESULTS_POLL_S = 0.005
 """Host-paced: how often a next question waiting for a reveal's results looks again."""
 RESULTS_WINDOW_MS = 5_000
-"""Host-paced: how long the next question waits for a reveal's remaining results (should the
-instance sending them stop, it goes ahead after this)."""
+"""Host-paced: how long the next question waits for a reveal's remaining results (should they
+not all be out by then, it goes ahead)."""
+RESULTS_TAKEOVER_MS = 2_000
+"""Host-paced: when any instance sends the remaining results of a reveal whose sender has not
+(it stopped, or lost Redis): well inside the window (10,000 results take some 0.5 s)."""
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -472,6 +475,7 @@ class Engine:
             pipe.zrange(keys.scores, 0, -1)
             pipe.hgetall(keys.progress)
             pids, progress = await pipe.execute()
+        pids.sort()  # the results go out in this order: another instance can take over
         fields = [f"{pid}:{index}" for pid in pids]
         answers = (await self.batch.commands(("HMGET", keys.answers, *fields)))[0] if pids else []
         counts = [0] * len(question.options)
@@ -530,8 +534,8 @@ class Engine:
         for option, count in enumerate(counts):
             stats += [f"{index}:o{option}", count]
         # The first chunk of results goes with the settle; the rest follow a chunk per script,
-        # and the next question waits for them (for RESULTS_WINDOW_MS at most, should this
-        # instance stop meanwhile).
+        # and the next question waits for them (for RESULTS_WINDOW_MS at most). Should this
+        # instance not send them, any instance does after RESULTS_TAKEOVER_MS.
         chunk = 2 * RESULTS_CHUNK
         first, rest = results[:chunk], results[chunk:]
         reply = await self._script(
@@ -541,6 +545,7 @@ class Engine:
             index,
             frame_body(QuestionRevealedFrame(distribution=distribution)),
             now + RESULTS_WINDOW_MS if rest else "",
+            now + RESULTS_TAKEOVER_MS,
             len(stats) // 2,
             *stats,
             len(first) // 2,
@@ -549,23 +554,90 @@ class Engine:
         )
         if reply[0] != "ok":
             return False  # settled by another call, or the run moved on
-        for start in range(0, len(rest), chunk):
-            last = "1" if start + chunk >= len(rest) else "0"
-            part = rest[start : start + chunk]
+        if rest:
+            await self._send_results(speedrun_id, index, first[-2], rest, now)
+        return True
+
+    async def _send_results(
+        self, speedrun_id: str, index: int, sent_to: str, results: list[str], now: int
+    ) -> bool:
+        """Send a reveal's results (pid/body pairs, in participant id order) that follow the
+        participant ``sent_to``, a chunk per script; False when a chunk was refused (another
+        instance sent it, or the run moved on) or Redis failed.
+
+        A failure is not an error for the host: the question is revealed (the host has the
+        distribution), and any instance sends the rest after ``RESULTS_TAKEOVER_MS``.
+        """
+        chunk = 2 * RESULTS_CHUNK
+        for start in range(0, max(len(results), 1), chunk):
+            last = "1" if start + chunk >= len(results) else "0"
+            part = results[start : start + chunk]
             try:
-                reply = await self._script("host_results", speedrun_id, now, index, last, *part)
+                reply = await self._script(
+                    "host_results", speedrun_id, now, index, last, sent_to, *part
+                )
             except (RedisError, OSError):
-                # The question is revealed (the host has the distribution): not an error for
-                # the host. These players see their score in the leaderboard; the next question
-                # waits out the window.
                 logger.warning(
                     "reveal results not all sent",
-                    extra={"speedrun_id": speedrun_id, "unsent": (len(rest) - start) // 2},
+                    extra={"speedrun_id": speedrun_id, "unsent": (len(results) - start) // 2},
                 )
-                break
+                return False
             if reply[0] != "ok":
-                break  # the run ended, or moved on past the window: results would be late
+                return False
+            if part:
+                sent_to = part[-2]
         return True
+
+    async def send_remaining_results(
+        self, speedrun_id: str, index: int, now: int | None = None
+    ) -> None:
+        """Host-paced: send the results of question ``index``'s reveal that its sender has not
+        (it stopped, or lost Redis), from the participant after the last one sent to, rebuilt
+        from the final records and progress the settle stored. A no-op once they are all out or
+        the run has moved on; racing the sender, each result still goes out once (see
+        ``HOST_RESULTS``)."""
+        static = await self.static(speedrun_id)
+        if static is None:
+            return
+        at = now if now is not None else now_ms()
+        keys = RunKeys(speedrun_id)
+        question = static.questions[index]
+        for _ in range(ATTEMPTS):
+            ((status, phase, current, sent_to),) = await self.batch.commands(
+                ("HMGET", keys.meta, "status", "phase", "current_question", "results_sent_to")
+            )
+            if (status, phase, current) != ("running", "revealed", str(index)) or not sent_to:
+                return
+            board: list[str] = await self.redis.zrange(keys.scores, 0, -1)  # type: ignore[assignment]
+            pids = sorted(pid for pid in board if pid > sent_to)
+            results: list[str] = []
+            if pids:
+                records, progress = await self.batch.commands(
+                    ("HMGET", keys.answers, *(f"{pid}:{index}" for pid in pids)),
+                    ("HMGET", keys.progress, *pids),
+                )
+                for pid, raw_record, raw_progress in zip(pids, records, progress, strict=True):
+                    if raw_record is None or raw_progress is None:
+                        continue  # joined after the reveal: no result of this question
+                    record, state = orjson.loads(raw_record), orjson.loads(raw_progress)
+                    score = Score(
+                        correct=record["correct"],
+                        points=record["points"],
+                        streak_bonus=record["streak_bonus"],
+                        streak=state["streak"],
+                    )
+                    shown = None if record["timed_out"] else record["elapsed_ms"]
+                    body = bodies.answer_result(
+                        index, record["selected"], score, question.correct, state["score"], shown
+                    )
+                    results += [pid, body]
+            if await self._send_results(speedrun_id, index, sent_to, results, at):
+                logger.warning(
+                    "sent the reveal results another instance had not",
+                    extra={"speedrun_id": speedrun_id, "sent": len(results) // 2},
+                )
+                return
+        raise Contended("results")
 
     async def kick(self, speedrun_id: str, participant_id: str, now: int | None = None) -> None:
         """Remove a participant; their answers stay in the record, their socket is closed."""
@@ -1109,6 +1181,8 @@ class Engine:
                     await self.host_gone(speedrun_id, now)
                 case "f", [speedrun_id]:
                     await self.finish(speedrun_id, "completed", now=now)
+                case "r", [speedrun_id, index]:
+                    await self.send_remaining_results(speedrun_id, int(index), now)
                 case _:
                     logger.error("unknown deadline item", extra={"item": item})
         except (ValueError, ValidationError):

@@ -266,7 +266,7 @@ local m = redis.call('HMGET', META, 'status', 'phase', 'current_question', 'resu
 if m[1] ~= ARGV[6] or m[2] ~= ARGV[7] or (m[3] or '') ~= ARGV[8] then return {'stale'} end
 -- the last reveal's results are still being sent (see HOST_RESULTS): they come first
 if m[4] and tonumber(m[4]) > tonumber(NOW) then return {'busy', m[4]} end
-redis.call('HDEL', META, 'results_due_ms')
+redis.call('HDEL', META, 'results_due_ms', 'results_sent_to')
 if ARGV[12] ~= '' then
   redis.call('HSET', META, 'status', 'running', 'started_at_ms', NOW)
   out('all', '', ARGV[12], '')
@@ -332,14 +332,21 @@ return {'ok'}
 HOST_SETTLE = r"""
 -- Reveal: apply the closed question's answers and time-outs, then show the distribution.
 -- ARGV 6 q, 7 question_revealed body, 8 when the results not sent here are due ('' for none),
---      9 k, 10.. k stat field/value pairs, then r, r pid/result body pairs (the results sent
---      here, at most RESULTS_CHUNK), then groups of 5: pid, progress, points, answer field, its
---      final record (a time-out's or the answer scored with the streak)
+--      9 when any instance sends them if the sender has not, 10 k, 11.. k stat field/value
+--      pairs, then r, r pid/result body pairs (the results sent here, at most RESULTS_CHUNK, in
+--      participant id order), then groups of 5: pid, progress, points, answer field, its final
+--      record (a time-out's or the answer scored with the streak)
 if not in_phase('closed', ARGV[6]) then return {'stale'} end
 redis.call('HSET', META, 'phase', 'revealed')
-if ARGV[8] ~= '' then redis.call('HSET', META, 'results_due_ms', ARGV[8]) end
-local i = 10
-for _ = 1, tonumber(ARGV[9]) do
+local i = 11
+if ARGV[8] ~= '' then
+  -- the rest follow (HOST_RESULTS) after the last participant sent here
+  local first = i + 2 * tonumber(ARGV[10]) + 1
+  redis.call('HSET', META, 'results_due_ms', ARGV[8], 'results_sent_to',
+             ARGV[first + 2 * tonumber(ARGV[first - 1]) - 2])
+  redis.call('ZADD', DEADLINES, ARGV[9], 'r|' .. SID .. '|' .. ARGV[6])
+end
+for _ = 1, tonumber(ARGV[10]) do
   redis.call('HSET', QSTATS, ARGV[i], ARGV[i + 1])
   i = i + 2
 end
@@ -366,11 +373,19 @@ return {'ok'}
 
 HOST_RESULTS = r"""
 -- The results of a large reveal beyond its first chunk, RESULTS_CHUNK per script, so that no
--- script holds Redis for all of them (every other run on this Redis waits meanwhile).
--- ARGV 6 q, 7 last chunk 1/0, 8.. pid/result body pairs
+-- script holds Redis for all of them (every other run on this Redis waits meanwhile), in
+-- participant id order: each chunk follows the last participant sent to, or is refused (stale:
+-- another instance sent it), so that each result goes out once whoever sends it.
+-- ARGV 6 q, 7 last chunk 1/0, 8 the participant this chunk follows, 9.. pid/result body pairs
 if not in_phase('revealed', ARGV[6]) then return {'stale'} end
-out_each(8, #ARGV)
-if ARGV[7] == '1' then redis.call('HDEL', META, 'results_due_ms') end
+if redis.call('HGET', META, 'results_sent_to') ~= ARGV[8] then return {'stale'} end
+out_each(9, #ARGV)
+if ARGV[7] == '1' then
+  redis.call('HDEL', META, 'results_due_ms', 'results_sent_to')
+  redis.call('ZREM', DEADLINES, 'r|' .. SID .. '|' .. ARGV[6])
+else
+  redis.call('HSET', META, 'results_sent_to', ARGV[#ARGV - 1])
+end
 return {'ok'}
 """
 
