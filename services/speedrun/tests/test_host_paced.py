@@ -369,20 +369,29 @@ async def test_results_of_a_question_the_run_has_moved_past_are_not_sent(runs, r
     await client.aclose()
 
 
+def fail_results_after(monkeypatch: Any, engine: Engine, chunks: int) -> None:
+    """From now on, the engine's Redis fails at the result chunks after the first ``chunks``."""
+    script = engine._script
+    sent = 0
+
+    async def failing(name: str, *args: Any, **kwargs: Any) -> list[Any]:
+        nonlocal sent
+        if name == "host_results":
+            sent += 1
+            if sent > chunks:
+                raise RedisConnectionError("connection lost")
+        return await script(name, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "_script", failing)
+
+
 async def test_a_reveal_whose_later_results_cannot_be_sent_is_still_a_reveal(
     runs, redis_url, monkeypatch, caplog
 ) -> None:
     # GIVEN a host-paced run of 1,500 players whose first question is open, and a Redis that
     # fails once the settle is done
     keys, client, engine, now, seq, _ = await first_open(runs, redis_url, players=1_500)
-    script = engine._script
-
-    async def failing(name: str, *args: Any, **kwargs: Any) -> list[Any]:
-        if name == "host_results":
-            raise RedisConnectionError("connection lost")
-        return await script(name, *args, **kwargs)
-
-    monkeypatch.setattr(engine, "_script", failing)
+    fail_results_after(monkeypatch, engine, 0)
 
     # WHEN the host reveals it
     await engine.reveal(keys.speedrun_id, now + 1_000)
@@ -409,18 +418,7 @@ async def test_results_a_reveal_left_unsent_are_sent_once_by_other_instances(
     answered = sorted(pids)[-5:]  # last in id order: among the results left unsent
     # (together: with nobody connected, the first answer recorded closes the question)
     await asyncio.gather(*(a.answer(keys.speedrun_id, p, 0, [0], now + 500) for p in answered))
-    script = a._script
-    chunks = 0
-
-    async def failing(name: str, *args: Any, **kwargs: Any) -> list[Any]:
-        nonlocal chunks
-        if name == "host_results":
-            chunks += 1
-            if chunks > 1:
-                raise RedisConnectionError("connection lost")
-        return await script(name, *args, **kwargs)
-
-    monkeypatch.setattr(a, "_script", failing)
+    fail_results_after(monkeypatch, a, 1)
     await a.reveal(keys.speedrun_id, now + 1_000)
     sent = [e for e in await events_after(client, keys, seq) if "answer_result" in e.frame]
     assert len(sent) == 2_000

@@ -339,18 +339,16 @@ HOST_SETTLE = r"""
 if not in_phase('closed', ARGV[6]) then return {'stale'} end
 redis.call('HSET', META, 'phase', 'revealed')
 local i = 11
-if ARGV[8] ~= '' then
-  -- the rest follow (HOST_RESULTS) after the last participant sent here
-  local first = i + 2 * tonumber(ARGV[10]) + 1
-  redis.call('HSET', META, 'results_due_ms', ARGV[8], 'results_sent_to',
-             ARGV[first + 2 * tonumber(ARGV[first - 1]) - 2])
-  redis.call('ZADD', DEADLINES, ARGV[9], 'r|' .. SID .. '|' .. ARGV[6])
-end
 for _ = 1, tonumber(ARGV[10]) do
   redis.call('HSET', QSTATS, ARGV[i], ARGV[i + 1])
   i = i + 2
 end
 local results, groups = i + 1, i + 1 + 2 * tonumber(ARGV[i])
+if ARGV[8] ~= '' then
+  -- the rest follow (HOST_RESULTS) after the last participant sent here
+  redis.call('HSET', META, 'results_due_ms', ARGV[8], 'results_sent_to', ARGV[groups - 2])
+  redis.call('ZADD', DEADLINES, ARGV[9], 'r|' .. SID .. '|' .. ARGV[6])
+end
 i = groups
 local progress, records = {}, {}
 while i <= #ARGV do
