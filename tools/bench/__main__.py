@@ -28,7 +28,7 @@ from tools.bench import profiler
 from tools.bench.bare_suite import BareFigures, run_bare
 from tools.bench.common import Progress
 from tools.bench.host_page import host_page
-from tools.bench.procs import REPO, Child, start_bare, start_redis
+from tools.bench.procs import REPO, Child, start_bare, start_bare_signon, start_redis
 from tools.bench.real_suite import (
     Joined,
     RealFigures,
@@ -40,6 +40,7 @@ from tools.bench.real_suite import (
     interleaved_joins,
     join_all,
     self_paced,
+    sign_on_all,
     upload_set,
 )
 from tools.bench.results import (
@@ -287,6 +288,19 @@ class Bench:
             await asyncio.to_thread(self.stack.stop)
             self.stack = None
 
+    async def _join_floor(self, session: aiohttp.ClientSession, bf: BareFigures) -> None:
+        """Sign on N at the joins' floor (:mod:`tools.bench.bare_signon`) into ``bf``."""
+        floor = start_bare_signon()
+        pin(floor.pid, self.placement.server_cores)
+        raise_nofile(floor.pid)
+        try:
+            url = f"http://127.0.0.1:{floor.port}/signon/speedruns/123456/participants"
+            signed = await sign_on_all(url, session, bf.n, self.progress, self.args.concurrency)
+        finally:
+            floor.stop()
+        bf.signon_rate = len(signed.tokens) / signed.seconds if signed.seconds else 0.0
+        bf.signon_failures = len(signed.errors)
+
     async def one_n(
         self, session: aiohttp.ClientSession, set_id: str, n: int, host_questions: int
     ) -> None:
@@ -303,6 +317,7 @@ class Bench:
             )  # fmt: skip
         finally:
             bare.stop()
+        await self._join_floor(session, bf)
         per_n: dict[str, Any] = {"model_sizes": asdict(sizes), "bare": _jsonable(bf)}
         self.details["per_n"][str(n)] = per_n
         if self.stack is None:
@@ -510,6 +525,15 @@ def summarise(n: int, bare: BareFigures, real: RealFigures | None) -> list[Resul
     """Turn one N's repetitions into the table's results."""
     out: list[Result] = []
     gen_bare, srv_bare = _cost(bare.costs)
+    if bare.signon_rate:
+        out.append(
+            make_result(
+                "joins_floor", n, [bare.join_floor_rate], [bare.connect_rate],
+                failures=bare.signon_failures,
+                note="a FastAPI sign-on that does no work, then the bare WebSocket hello",
+                extra={"signon_rate": bare.signon_rate},
+            )
+        )  # fmt: skip
     if real is None:
         out.append(
             make_result("generator_cost", n, [gen_bare], [srv_bare], note="bare broadcast phase")

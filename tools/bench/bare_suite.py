@@ -30,6 +30,9 @@ class BareFigures:
     n: int
     connect_rate: float = 0.0
     connect_failures: int = 0
+    signon_rate: float = 0.0
+    """Sign-ons per second at the joins' floor (:mod:`tools.bench.bare_signon`)."""
+    signon_failures: int = 0
     broadcast_ms: list[float] = field(default_factory=list)
     leaderboard_ms: list[float] = field(default_factory=list)
     leaderboard_spread_ms: list[float] = field(default_factory=list)
@@ -37,6 +40,14 @@ class BareFigures:
     ingest_pipe_rate: list[float] = field(default_factory=list)
     memory_kb_per_conn: float = 0.0
     costs: list[CostSample] = field(default_factory=list)
+
+    @property
+    def join_floor_rate(self) -> float:
+        """Joins per second at the frameworks' floor: the floor's sign-on of all N, then the
+        bare WebSocket hello of all N (the joins figure's two phases, with no work of ours)."""
+        if self.signon_rate <= 0 or self.connect_rate <= 0:
+            return 0.0
+        return 1 / (1 / self.signon_rate + 1 / self.connect_rate)
 
 
 def _frame(obj: dict[str, object]) -> bytes:

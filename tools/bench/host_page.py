@@ -21,7 +21,13 @@ import aiohttp
 
 from speedrun_testkit.browser import BROWSER_ARGS, chromium_path
 from tools.bench.common import Progress
-from tools.bench.real_suite import StackInfo, open_all, servers_idle, sign_on_all
+from tools.bench.real_suite import (
+    StackInfo,
+    open_all,
+    participants_url,
+    servers_idle,
+    sign_on_all,
+)
 
 STORE_KEY = "speedrun.host"
 """Where web/js/host.js keeps the host's credentials (sessionStorage)."""
@@ -74,7 +80,8 @@ async def host_page(
             )
             await page.evaluate(STALL_METER)
             await servers_idle(info)
-            signed = await sign_on_all(info, session, run["join_code"], n, progress, concurrency)
+            url = participants_url(info, run["join_code"])
+            signed = await sign_on_all(url, session, n, progress, concurrency)
             fleet, opened = await open_all(info, signed.tokens, progress, concurrency)
             joined = time.perf_counter()
             progress.step(f"host page N={n:,}: waiting for its count to read {len(opened.conns):,}")

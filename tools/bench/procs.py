@@ -116,3 +116,10 @@ def start_bare(redis_url: str, uvloop: bool = True) -> Child:
     if not uvloop:
         argv.append("--no-uvloop")
     return Child("bare", argv, port)
+
+
+def start_bare_signon() -> Child:
+    """Start the joins' floor, a sign-on that does no work (:mod:`tools.bench.bare_signon`)."""
+    port = free_port()
+    argv = [sys.executable, "-m", "tools.bench.bare_signon", "--port", str(port)]
+    return Child("bare-signon", argv, port)

@@ -282,7 +282,8 @@ async def join_all(
     host_addr = info.instance_addr(0)
     host = await connect(host_fleet, *host_addr, WS_PATH)
     await asyncio.wait_for(host.request_reply(_hello(run["host_token"]), "welcome"), 30)
-    signed = await sign_on_all(info, session, run["join_code"], n, progress, concurrency)
+    url = participants_url(info, run["join_code"])
+    signed = await sign_on_all(url, session, n, progress, concurrency)
     rss_before = [rss_bytes(p) for p in info.instance_pids]
     if on_sockets is not None:
         on_sockets()
@@ -304,7 +305,8 @@ async def join_all(
     return Joined(run, host, host_fleet, fleet, opened.conns)
 
 
-def _participants_url(info: StackInfo, code: str) -> str:
+def participants_url(info: StackInfo, code: str) -> str:
+    """Sign-on's join URL of the run holding ``code``."""
     return f"{info.signon}/signon/speedruns/{code}/participants"
 
 
@@ -346,15 +348,14 @@ class SignOns:
 
 
 async def sign_on_all(
-    info: StackInfo,
+    url: str,
     session: aiohttp.ClientSession,
-    code: str,
     n: int,
     progress: Progress,
     concurrency: int,
 ) -> SignOns:
-    """Sign on participants ``p0`` … ``p{n-1}``, ``concurrency`` at a time."""
-    url = _participants_url(info, code)
+    """Sign on participants ``p0`` … ``p{n-1}`` at ``url`` (a run's ``…/participants``, or
+    the joins' floor's), ``concurrency`` at a time."""
     tokens: list[tuple[int, str]] = []
     errors: list[str] = []
 
@@ -366,7 +367,7 @@ async def sign_on_all(
         except (aiohttp.ClientError, TimeoutError) as exc:
             errors.append(f"sign-on: {type(exc).__name__}: {exc}")
 
-    progress.step(f"real N={n:,}: sign-on of {n:,} participants")
+    progress.step(f"sign-on of {n:,} participants")
     started = time.perf_counter()
     next_index = 0
 
@@ -440,7 +441,7 @@ async def interleaved_joins(
     host = await connect(host_fleet, *info.instance_addr(0), WS_PATH)
     await asyncio.wait_for(host.request_reply(_hello(run["host_token"]), "welcome"), 30)
     fleet = Fleet()
-    url = _participants_url(info, run["join_code"])
+    url = participants_url(info, run["join_code"])
 
     async def join_one(index: int) -> Conn:
         return await _open(info, fleet, index, await _sign_on(session, url, index, "i"))

@@ -83,6 +83,13 @@ FIGURES: dict[str, FigureSpec] = {
             higher_is_better=True,
         ),
         FigureSpec(
+            "joins_floor",
+            "joins' floor: a sign-on that does no work, then the bare hello",
+            "joins/s",
+            None,
+            higher_is_better=True,
+        ),
+        FigureSpec(
             "joins_interleaved",
             "joins one by one (sign-on, then the socket at once), as in a real lobby",
             "joins/s",

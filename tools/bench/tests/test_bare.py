@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import os
 
+import aiohttp
 import pytest
 from aiohttp import web
 
+from speedrun_protocol.ids import new_participant_id, new_speedrun_id
+from speedrun_protocol.state import RUN_TTL_S
+from speedrun_protocol.tokens import issue_token
 from tools.bench.bare import build_app, padded
-from tools.bench.bare_suite import FrameSizes, run_bare
+from tools.bench.bare_suite import BareFigures, FrameSizes, run_bare
 from tools.bench.common import Progress
+from tools.bench.procs import start_bare_signon
+from tools.bench.real_suite import sign_on_all
 
 
 def test_padded_frames_have_the_size_asked_for() -> None:
@@ -43,3 +49,30 @@ async def test_run_bare_measures_every_baseline(bare_port: int) -> None:
     assert len(figures.ingest_pipe_rate) == 2
     assert all(rate > 0 for rate in figures.ingest_await_rate + figures.ingest_pipe_rate)
     assert figures.costs[0].frames == 2 * 30
+
+
+async def test_the_joins_floor_answers_a_join_as_sign_on_does_and_validates_the_body() -> None:
+    # the process itself (uvicorn, pinned), as the bench runs it, signed on through the same path
+    floor = start_bare_signon()
+    try:
+        url = f"http://127.0.0.1:{floor.port}/signon/speedruns/123456/participants"
+        async with aiohttp.ClientSession() as session:
+            signed = await sign_on_all(url, session, 20, Progress(quiet=True), 4)
+            async with session.post(url, json={"nick": "x"}) as refused:
+                assert refused.status == 422
+            bad_code = url.replace("123456", "12345x")
+            async with session.post(bad_code, json={"nickname": "x"}) as refused:
+                assert refused.status == 422
+    finally:
+        floor.stop()
+    assert signed.errors == []
+    assert [index for index, _ in signed.tokens] == list(range(20))
+    token = signed.tokens[0][1]
+    real = issue_token("x" * 32, new_speedrun_id(), "participant", new_participant_id(), RUN_TTL_S)
+    assert len(token) == len(real)
+
+
+def test_the_join_floor_rate_adds_the_two_phases_times() -> None:
+    figures = BareFigures(n=1000, connect_rate=3000.0, signon_rate=6000.0)
+    assert figures.join_floor_rate == pytest.approx(2000.0)
+    assert BareFigures(n=1000, connect_rate=3000.0).join_floor_rate == 0.0
