@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+import pytest
 import redis
 from aiohttp import web
 from redis.asyncio import Redis
@@ -325,6 +326,43 @@ async def test_a_large_run_gets_its_leaderboard_less_often_and_stays_due(runs, r
     # and once due it is updated
     rooms[10_000].board_due = rooms[2].board_due = 0.0
     assert await tick() == {10_000: 2, 2: 3}
+    await client.aclose()
+    sync.close()
+
+
+@pytest.mark.parametrize("mode", ["host-paced", "self-paced"])
+async def test_a_host_paced_board_waits_until_the_reveals_results_are_out(
+    runs, redis_url, mode
+) -> None:
+    # GIVEN a running run with a participant here, whose result the listener has just passed on
+    run = runs.create(mode)
+    sync = redis.Redis.from_url(redis_url, decode_responses=True)
+    sync.hset(RunKeys(run.speedrun_id).meta, mapping={"status": "running", "participant_count": 1})
+    client = Redis.from_url(redis_url, decode_responses=True, protocol=2)  # as the app
+    hub = Hub(client, RedisBatch(client), "i-t", replay_limit=100)
+    engine = Engine(client, "i-t", 30, 600)
+    room = hub.rooms[run.speedrun_id] = Room(run.speedrun_id, last_seq=1)
+    pid = run.pids[0]
+    player = room.participants[pid] = fake_conn(run.speedrun_id, pid)
+    result = '{"seq":2,"type":"answer_result"}'
+    hub._deliver(room, 2, "participant", pid, result, "")
+    assert written(player) == [] and run.speedrun_id in hub.dirty
+    await asyncio.sleep(0)  # the result is written at the end of the loop turn
+    interval = 0.5
+
+    def boards() -> int:
+        return sum(b'"leaderboard"' in data for data in written(player))
+
+    # WHEN the leaderboard ticks at once
+    await update_due(engine, hub, interval, top=10)
+
+    # THEN host-paced: no board yet (results may still be coming), the run stays dirty; and once
+    # no result has come for half an interval the board goes out. Self-paced: at once.
+    if mode == "host-paced":
+        assert boards() == 0 and run.speedrun_id in hub.dirty
+        room.results_at -= interval / 2
+        await update_due(engine, hub, interval, top=10)
+    assert boards() == 1 and run.speedrun_id not in hub.dirty
     await client.aclose()
     sync.close()
 

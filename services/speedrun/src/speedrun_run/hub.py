@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ LEADERBOARD_EVENTS = frozenset(
     }
 )
 """Event types after which the leaderboard may have changed."""
+RESULT_EVENTS = frozenset({"answer_result", "question_revealed"})
+"""Events of a reveal: a host-paced run's board waits until they stop (see ``Room.results_at``)."""
 PROGRESS_EVENTS = frozenset({"answer_result", "question"})
 """Events to one participant that move them on (the hosts hear of it in coalesced views)."""
 RECENT_EVENTS = 512
@@ -232,6 +235,10 @@ class Room:
     """The last run event the listener has delivered (or the first activation read)."""
     board_due: float = 0.0
     """Loop time before which this run's leaderboard is not updated again (large runs)."""
+    results_at: float = 0.0
+    """When (``time.monotonic``) the last reveal or result event was delivered: a host-paced
+    run's leaderboard waits until a reveal's results are out (see
+    :func:`~speedrun_run.leaderboard.update_due`)."""
     progress_sent: tuple[int, int] | None = None
     """The last ``answer_progress`` (question, answered) sent to this room's hosts."""
     recent: deque[EventFields] = field(default_factory=lambda: deque(maxlen=RECENT_EVENTS))
@@ -493,6 +500,8 @@ class Hub:
                 conn.close_after(CloseCode.NORMAL, "the run is over")
         if kind in LEADERBOARD_EVENTS:
             self.dirty.add(room.speedrun_id)
+            if kind in RESULT_EVENTS:
+                room.results_at = time.monotonic()
 
     async def _read_stream(
         self, speedrun_id: str, first: int, last: int | None
