@@ -25,7 +25,7 @@ import aiohttp
 
 from speedrun_testkit.browser import chromium_path
 from tools.bench import profiler
-from tools.bench.bare_suite import BareFigures, run_bare
+from tools.bench.bare_suite import BareFigures, FrameSizes, run_bare
 from tools.bench.common import Progress
 from tools.bench.host_page import host_page
 from tools.bench.procs import REPO, Child, start_bare, start_bare_signon, start_redis
@@ -40,6 +40,7 @@ from tools.bench.real_suite import (
     interleaved_joins,
     join_all,
     self_paced,
+    servers_idle,
     sign_on_all,
     upload_set,
 )
@@ -288,6 +289,20 @@ class Bench:
             await asyncio.to_thread(self.stack.stop)
             self.stack = None
 
+    async def _bare(self, n: int, sizes: FrameSizes) -> BareFigures:
+        """Measure every bare baseline once at N, on a fresh bare server."""
+        args = self.args
+        bare = start_bare(self.redis_url)
+        pin(bare.pid, self.placement.server_cores)
+        raise_nofile(bare.pid)
+        try:
+            return await run_bare(
+                "127.0.0.1", bare.port, bare.pid, n, args.reps, args.warmup, sizes, self.progress,
+                concurrency=args.concurrency,
+            )  # fmt: skip
+        finally:
+            bare.stop()
+
     async def _join_floor(self, session: aiohttp.ClientSession, bf: BareFigures) -> None:
         """Sign on N at the joins' floor (:mod:`tools.bench.bare_signon`) into ``bf``."""
         floor = start_bare_signon()
@@ -307,16 +322,7 @@ class Bench:
         """Measure the bare baselines, then the real system, at one N."""
         args = self.args
         sizes = frame_sizes(n, host_questions)
-        bare = start_bare(self.redis_url)
-        pin(bare.pid, self.placement.server_cores)
-        raise_nofile(bare.pid)
-        try:
-            bf = await run_bare(
-                "127.0.0.1", bare.port, bare.pid, n, args.reps, args.warmup, sizes, self.progress,
-                concurrency=args.concurrency,
-            )  # fmt: skip
-        finally:
-            bare.stop()
+        bf = await self._bare(n, sizes)
         await self._join_floor(session, bf)
         per_n: dict[str, Any] = {"model_sizes": asdict(sizes), "bare": _jsonable(bf)}
         self.details["per_n"][str(n)] = per_n
@@ -393,6 +399,12 @@ class Bench:
             await asyncio.sleep(0.5)
         await self._host_page(session, info, set_id, n, rf)
         per_n["real"] = _jsonable(rf)
+        # The bare baselines again, after the real system: the machine's speed drifts within
+        # minutes (once 2x for the bare ingest at 1,000), and both halves bracket the real run.
+        await servers_idle(info)
+        after = await self._bare(n, sizes)
+        per_n["bare_after"] = _jsonable(after)
+        bf.pool(after)
         produced = summarise(n, bf, rf)
         if not any(r.name == "self_paced_answers" and r.met is False for r in produced):
             self.details["profiles"].pop(f"self-paced-n{n}", None)

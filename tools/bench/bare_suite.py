@@ -41,6 +41,19 @@ class BareFigures:
     memory_kb_per_conn: float = 0.0
     costs: list[CostSample] = field(default_factory=list)
 
+    def pool(self, other: BareFigures) -> None:
+        """Take in a second measurement at the same N: every repetition of both counts, and the
+        single figures (connection rate, memory) are the mean of the two."""
+        self.connect_rate = (self.connect_rate + other.connect_rate) / 2
+        self.connect_failures += other.connect_failures
+        self.memory_kb_per_conn = (self.memory_kb_per_conn + other.memory_kb_per_conn) / 2
+        self.broadcast_ms += other.broadcast_ms
+        self.leaderboard_ms += other.leaderboard_ms
+        self.leaderboard_spread_ms += other.leaderboard_spread_ms
+        self.ingest_await_rate += other.ingest_await_rate
+        self.ingest_pipe_rate += other.ingest_pipe_rate
+        self.costs += other.costs
+
     @property
     def join_floor_rate(self) -> float:
         """Joins per second at the frameworks' floor: the floor's sign-on of all N, then the

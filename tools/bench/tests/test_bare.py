@@ -76,3 +76,14 @@ def test_the_join_floor_rate_adds_the_two_phases_times() -> None:
     figures = BareFigures(n=1000, connect_rate=3000.0, signon_rate=6000.0)
     assert figures.join_floor_rate == pytest.approx(2000.0)
     assert BareFigures(n=1000, connect_rate=3000.0).join_floor_rate == 0.0
+
+
+def test_a_second_bare_measurement_pools_with_the_first() -> None:
+    before = BareFigures(n=10, connect_rate=3000.0, broadcast_ms=[1.0, 2.0], memory_kb_per_conn=10)
+    after = BareFigures(n=10, connect_rate=1000.0, broadcast_ms=[4.0], memory_kb_per_conn=12)
+    after.ingest_pipe_rate = [5.0]
+    before.pool(after)
+    assert before.connect_rate == 2000.0
+    assert before.memory_kb_per_conn == 11.0
+    assert before.broadcast_ms == [1.0, 2.0, 4.0]
+    assert before.ingest_pipe_rate == [5.0]
