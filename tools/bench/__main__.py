@@ -319,7 +319,7 @@ class Bench:
     async def one_n(
         self, session: aiohttp.ClientSession, set_id: str, n: int, host_questions: int
     ) -> None:
-        """Measure the bare baselines, then the real system, at one N."""
+        """Measure the bare baselines, the real system, then the baselines again, at one N."""
         args = self.args
         sizes = frame_sizes(n, host_questions)
         bf = await self._bare(n, sizes)
