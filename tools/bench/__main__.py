@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -289,30 +291,31 @@ class Bench:
             await asyncio.to_thread(self.stack.stop)
             self.stack = None
 
+    @contextlib.contextmanager
+    def _serving(self, server: Child) -> Iterator[Child]:
+        """A baseline server on the servers' cores with the open-file limit raised, stopped
+        after."""
+        pin(server.pid, self.placement.server_cores)
+        raise_nofile(server.pid)
+        try:
+            yield server
+        finally:
+            server.stop()
+
     async def _bare(self, n: int, sizes: FrameSizes) -> BareFigures:
         """Measure every bare baseline once at N, on a fresh bare server."""
         args = self.args
-        bare = start_bare(self.redis_url)
-        pin(bare.pid, self.placement.server_cores)
-        raise_nofile(bare.pid)
-        try:
+        with self._serving(start_bare(self.redis_url)) as bare:
             return await run_bare(
                 "127.0.0.1", bare.port, bare.pid, n, args.reps, args.warmup, sizes, self.progress,
                 concurrency=args.concurrency,
             )  # fmt: skip
-        finally:
-            bare.stop()
 
     async def _join_floor(self, session: aiohttp.ClientSession, bf: BareFigures) -> None:
         """Sign on N at the joins' floor (:mod:`tools.bench.bare_signon`) into ``bf``."""
-        floor = start_bare_signon()
-        pin(floor.pid, self.placement.server_cores)
-        raise_nofile(floor.pid)
-        try:
+        with self._serving(start_bare_signon()) as floor:
             url = f"http://127.0.0.1:{floor.port}/signon/speedruns/123456/participants"
             signed = await sign_on_all(url, session, bf.n, self.progress, self.args.concurrency)
-        finally:
-            floor.stop()
         bf.signon_rate = len(signed.tokens) / signed.seconds if signed.seconds else 0.0
         bf.signon_failures = len(signed.errors)
 

@@ -14,44 +14,39 @@ core, served by uvicorn with sign-on's options.
 from __future__ import annotations
 
 import argparse
-from typing import Annotated
 
 import uvicorn
-from fastapi import FastAPI, Path, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import FastAPI, Response, status
 
-from speedrun_protocol.ids import JOIN_CODE_RE, new_participant_id, new_speedrun_id
+from speedrun_protocol.ids import new_participant_id, new_speedrun_id
 from speedrun_protocol.state import RUN_TTL_S
 from speedrun_protocol.tokens import issue_token
-
-WEBSOCKET_PATH = "/speedrun"
-
-
-class _JoinRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    nickname: str = Field(min_length=1, max_length=64)
+from speedrun_signon.api.routes import JoinCodePath
+from speedrun_signon.api.schemas import WEBSOCKET_PATH, JoinRequest, JoinResponse
 
 
 def _answer() -> bytes:
-    """A join's answer with the real one's fields and sizes."""
+    """A join's answer as sign-on's, with a real token's length."""
     speedrun_id, participant_id = new_speedrun_id(), new_participant_id()
-    token = issue_token("x" * 32, speedrun_id, "participant", participant_id, RUN_TTL_S)
-    return (
-        f'{{"speedrun_id":"{speedrun_id}","participant_id":"{participant_id}",'
-        f'"participant_token":"{token}","nickname":"p1234","websocket_path":"{WEBSOCKET_PATH}"}}'
-    ).encode()
+    answer: str = JoinResponse(
+        speedrun_id=speedrun_id,
+        participant_id=participant_id,
+        participant_token=issue_token(
+            "x" * 32, speedrun_id, "participant", participant_id, RUN_TTL_S
+        ),
+        nickname="p1234",
+        websocket_path=WEBSOCKET_PATH,
+    ).model_dump_json()
+    return answer.encode()
 
 
 def build_app() -> FastAPI:
-    """The app: one route, sign-on's join path."""
+    """The app: one route, sign-on's join path with sign-on's path and body types."""
     app = FastAPI()
     answer = _answer()
 
     @app.post("/signon/speedruns/{join_code}/participants", status_code=status.HTTP_201_CREATED)
-    async def join(
-        join_code: Annotated[str, Path(pattern=JOIN_CODE_RE.pattern)], body: _JoinRequest
-    ) -> Response:
+    async def join(join_code: JoinCodePath, body: JoinRequest) -> Response:
         return Response(answer, status.HTTP_201_CREATED, media_type="application/json")
 
     return app
