@@ -27,7 +27,7 @@ import aiohttp
 
 from speedrun_testkit.browser import chromium_path
 from tools.bench import profiler
-from tools.bench.bare_suite import BareFigures, FrameSizes, run_bare
+from tools.bench.bare_suite import BareFigures, FrameSizes, run_bare, run_pair
 from tools.bench.common import Progress
 from tools.bench.host_page import host_page
 from tools.bench.procs import REPO, Child, start_bare, start_bare_signon, start_redis
@@ -303,13 +303,23 @@ class Bench:
             server.stop()
 
     async def _bare(self, n: int, sizes: FrameSizes) -> BareFigures:
-        """Measure every bare baseline once at N, on a fresh bare server."""
+        """Measure every bare baseline once at N, on a fresh bare server, then the broadcast's
+        floor on two (:func:`~tools.bench.bare_suite.run_pair`)."""
         args = self.args
         with self._serving(start_bare(self.redis_url)) as bare:
-            return await run_bare(
+            figures = await run_bare(
                 "127.0.0.1", bare.port, bare.pid, n, args.reps, args.warmup, sizes, self.progress,
                 concurrency=args.concurrency,
             )  # fmt: skip
+        with (
+            self._serving(start_bare(self.redis_url)) as first,
+            self._serving(start_bare(self.redis_url)) as second,
+        ):
+            await run_pair(
+                "127.0.0.1", (first.port, second.port), figures, sizes, args.reps, args.warmup,
+                self.progress, args.concurrency,
+            )  # fmt: skip
+        return figures
 
     async def _join_floor(self, session: aiohttp.ClientSession, bf: BareFigures) -> None:
         """Sign on N at the joins' floor (:mod:`tools.bench.bare_signon`) into ``bf``."""
@@ -547,6 +557,20 @@ def summarise(n: int, bare: BareFigures, real: RealFigures | None) -> list[Resul
                 failures=bare.signon_failures,
                 note="a FastAPI sign-on that does no work, then the bare WebSocket hello",
                 extra={"signon_rate": bare.signon_rate},
+            )
+        )  # fmt: skip
+    if bare.pair_broadcast_ms:
+        out.append(
+            make_result(
+                "question_broadcast_floor", n, bare.pair_broadcast_ms, bare.broadcast_ms,
+                note="the bare loop as the architecture splits it: one publish, two processes",
+            )
+        )  # fmt: skip
+    if bare.pair_cross_ms:
+        out.append(
+            make_result(
+                "cross_instance_floor", n, bare.pair_cross_ms, None,
+                note="first arrival from the other bare server minus from the publishing one",
             )
         )  # fmt: skip
     if real is None:

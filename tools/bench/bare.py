@@ -12,17 +12,23 @@ same connections, so each is measured with the same N and the same generator:
   an acknowledgement of the real ``answer_accepted`` frame's size.
 * **ingest, pipelined** — ``ans_pipe`` frames that arrive in the same loop iteration share one
   Redis pipeline; each is then acknowledged.
+* **broadcast by publish** — ``{"type":"bcast_pub","size":S}`` publishes the broadcast on a Redis
+  channel that every bare server listens to; each sends it to its own connections with the same
+  loop. Two bare servers so are the architecture's floor: one publish, two processes broadcasting
+  (the real system's two instances).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import orjson
 import redis.asyncio as aioredis
 from aiohttp import WSMsgType, web
+from redis.asyncio.client import PubSub
 
 from tools.bench.system import run_loop
 
@@ -34,6 +40,7 @@ SIZES = web.AppKey("sizes", dict[str, int])
 REDIS_URL = web.AppKey("redis_url", str)
 
 _HASH = "bench:bare:ingest"
+CHANNEL = "bench:bare:broadcast"
 
 
 def padded(frame_type: str, size: int, seq: int = 1) -> str:
@@ -89,9 +96,11 @@ async def _handle(request: web.Request) -> web.WebSocketResponse:
                 await ws.send_str(padded("ok", 40))
             elif kind == "bcast":
                 clients.discard(ws)
-                frame = padded(str(raw.get("as", "bcast")), int(raw["size"]))
-                for other in list(clients):
-                    await other.send_str(frame)
+                await _send_all(clients, padded(str(raw.get("as", "bcast")), int(raw["size"])))
+                await ws.send_str(padded("sent", 40))
+            elif kind == "bcast_pub":
+                clients.discard(ws)
+                await app[REDIS].publish(CHANNEL, msg.data)
                 await ws.send_str(padded("sent", 40))
             elif kind == "reset":
                 await app[REDIS].delete(_HASH)
@@ -99,6 +108,19 @@ async def _handle(request: web.Request) -> web.WebSocketResponse:
     finally:
         clients.discard(ws)
     return ws
+
+
+async def _send_all(clients: set[web.WebSocketResponse], frame: str) -> None:
+    for other in list(clients):
+        await other.send_str(frame)
+
+
+async def _listen(app: web.Application, pubsub: PubSub) -> None:
+    """Send every broadcast published on the channel to this server's connections."""
+    async for message in pubsub.listen():
+        if message["type"] == "message":
+            raw = orjson.loads(message["data"])
+            await _send_all(app[CLIENTS], padded(str(raw.get("as", "bcast")), int(raw["size"])))
 
 
 async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -109,7 +131,14 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     client = aioredis.Redis(connection_pool=pool)
     app[REDIS] = client
+    pubsub = client.pubsub()
+    await pubsub.subscribe(CHANNEL)  # before the server answers: no publish is missed
+    listener = asyncio.create_task(_listen(app, pubsub))
     yield
+    listener.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await listener
+    await pubsub.aclose()  # type: ignore[no-untyped-call]
     await client.aclose()
     await pool.aclose()  # a pool passed in is not closed by the client
 

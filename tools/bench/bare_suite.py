@@ -40,6 +40,10 @@ class BareFigures:
     ingest_pipe_rate: list[float] = field(default_factory=list)
     memory_kb_per_conn: float = 0.0
     costs: list[CostSample] = field(default_factory=list)
+    pair_broadcast_ms: list[float] = field(default_factory=list)
+    """A broadcast published once, sent by two bare servers sharing the N (:func:`run_pair`)."""
+    pair_cross_ms: list[float] = field(default_factory=list)
+    """Its first arrival from the other server minus from the one that published."""
 
     def pool(self, other: BareFigures) -> None:
         """Take in a second measurement at the same N: every repetition of both counts, and the
@@ -53,6 +57,8 @@ class BareFigures:
         self.ingest_await_rate += other.ingest_await_rate
         self.ingest_pipe_rate += other.ingest_pipe_rate
         self.costs += other.costs
+        self.pair_broadcast_ms += other.pair_broadcast_ms
+        self.pair_cross_ms += other.pair_cross_ms
 
     @property
     def join_floor_rate(self) -> float:
@@ -80,6 +86,59 @@ async def _broadcast(
         await sent
     first = fleet.first[as_type.encode()]
     return (last - started) * 1000.0, (last - first) * 1000.0
+
+
+async def run_pair(
+    host: str,
+    ports: tuple[int, int],
+    figures: BareFigures,
+    sizes: FrameSizes,
+    reps: int,
+    warmup: int,
+    progress: Progress,
+    concurrency: int = 100,
+) -> None:
+    """The architecture's floor of the question broadcast: N connections split between two bare
+    servers (participant ``i`` on server ``i % 2``, as the bench splits them between the two
+    instances); server 0 publishes each broadcast on Redis and both send it with the plain loop.
+
+    Adds to ``figures`` the time until the last participant has it and the first arrival from
+    server 1 minus from server 0 (the cross-instance latency of no work at all).
+    """
+    n = figures.n
+    fleet, ctl_fleet = Fleet(), Fleet()
+    hello = _frame({"type": "hello", "size": sizes.welcome, "token": "x" * 180})
+
+    async def open_one(index: int) -> Conn:
+        group = index % 2
+        conn = await connect(fleet, host, ports[group], "/ws", group=group, index=index)
+        async with asyncio.timeout(30):
+            await conn.request_reply(hello, "welcome")
+        return conn
+
+    progress.step(f"bare N={n:,}: two servers, one publish, broadcast x {warmup}+{reps}")
+    ctl = await connect(ctl_fleet, host, ports[0], "/ws")
+    opened = await open_many(n, open_one, concurrency, progress, "bare pair connections")
+    live = len(opened.conns)
+    trigger = _frame({"type": "bcast_pub", "size": sizes.question, "as": "question"})
+    try:
+        for rep in range(warmup + reps):
+            fleet.reset()
+            arrived = fleet.expect("question", live)
+            started = time.perf_counter()
+            sent = ctl.request_reply(trigger, "sent")
+            async with asyncio.timeout(60.0 + n / 100):
+                last = await arrived
+                await sent
+            firsts = [fleet.group_first.get((b"question", g)) for g in (0, 1)]
+            if rep >= warmup:
+                figures.pair_broadcast_ms.append((last - started) * 1000.0)
+                if firsts[0] is not None and firsts[1] is not None:
+                    figures.pair_cross_ms.append((firsts[1] - firsts[0]) * 1000.0)
+    finally:
+        fleet.close_all()
+        ctl_fleet.close_all()
+        await asyncio.sleep(0.05)
 
 
 async def _ingest(fleet: Fleet, n: int, kind: str, question: int, timeout: float) -> float:

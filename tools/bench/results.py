@@ -69,6 +69,13 @@ FIGURES: dict[str, FigureSpec] = {
             higher_is_better=False,
         ),
         FigureSpec(
+            "question_broadcast_floor",
+            "broadcast's floor: one Redis publish, two bare servers sending to half each",
+            "ms",
+            None,
+            higher_is_better=False,
+        ),
+        FigureSpec(
             "answer_ingest",
             "answer ingest: validate, score atomically in Redis, acknowledge",
             "answers/s",
@@ -108,6 +115,13 @@ FIGURES: dict[str, FigureSpec] = {
             "extra latency, host and participants on different instances",
             "ms",
             Target("value", "<=", 2.0, "<= 2 ms"),
+            higher_is_better=False,
+        ),
+        FigureSpec(
+            "cross_instance_floor",
+            "cross-instance floor: the other bare server's first arrival minus the publisher's",
+            "ms",
+            None,
             higher_is_better=False,
         ),
         FigureSpec(

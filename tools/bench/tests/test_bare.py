@@ -12,7 +12,7 @@ from speedrun_protocol.ids import new_participant_id, new_speedrun_id
 from speedrun_protocol.state import RUN_TTL_S
 from speedrun_protocol.tokens import issue_token
 from tools.bench.bare import build_app, padded
-from tools.bench.bare_suite import BareFigures, FrameSizes, run_bare
+from tools.bench.bare_suite import BareFigures, FrameSizes, run_bare, run_pair
 from tools.bench.common import Progress
 from tools.bench.procs import start_bare_signon
 from tools.bench.real_suite import sign_on_all
@@ -25,13 +25,18 @@ def test_padded_frames_have_the_size_asked_for() -> None:
         assert frame.startswith('{"seq":1,"type":"question"')
 
 
-@pytest.fixture
-async def bare_port(redis_url: str) -> object:
+async def _serve_bare(redis_url: str) -> tuple[web.AppRunner, int]:
     runner = web.AppRunner(build_app(redis_url))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    yield site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+
+@pytest.fixture
+async def bare_port(redis_url: str) -> object:
+    runner, port = await _serve_bare(redis_url)
+    yield port
     await runner.cleanup()
 
 
@@ -49,6 +54,24 @@ async def test_run_bare_measures_every_baseline(bare_port: int) -> None:
     assert len(figures.ingest_pipe_rate) == 2
     assert all(rate > 0 for rate in figures.ingest_await_rate + figures.ingest_pipe_rate)
     assert figures.costs[0].frames == 2 * 30
+
+
+async def test_run_pair_reaches_both_servers_participants_from_one_publish(redis_url: str) -> None:
+    # Every participant, on either server, gets each broadcast (run_pair waits for all of them);
+    # only server 0 is told, so server 1's half comes through the Redis channel.
+    servers = [await _serve_bare(redis_url) for _ in range(2)]
+    try:
+        figures = BareFigures(n=21)
+        await run_pair(
+            "127.0.0.1", (servers[0][1], servers[1][1]), figures, FrameSizes(question=300),
+            reps=3, warmup=1, progress=Progress(quiet=True), concurrency=8,
+        )  # fmt: skip
+    finally:
+        for runner, _ in servers:
+            await runner.cleanup()
+    assert len(figures.pair_broadcast_ms) == 3
+    assert all(ms > 0 for ms in figures.pair_broadcast_ms)
+    assert len(figures.pair_cross_ms) == 3
 
 
 async def test_the_joins_floor_answers_a_join_as_sign_on_does_and_validates_the_body() -> None:
@@ -82,8 +105,12 @@ def test_a_second_bare_measurement_pools_with_the_first() -> None:
     before = BareFigures(n=10, connect_rate=3000.0, broadcast_ms=[1.0, 2.0], memory_kb_per_conn=10)
     after = BareFigures(n=10, connect_rate=1000.0, broadcast_ms=[4.0], memory_kb_per_conn=12)
     after.ingest_pipe_rate = [5.0]
+    before.pair_broadcast_ms, after.pair_broadcast_ms = [3.0], [6.0]
+    after.pair_cross_ms = [0.5]
     before.pool(after)
     assert before.connect_rate == 2000.0
     assert before.memory_kb_per_conn == 11.0
     assert before.broadcast_ms == [1.0, 2.0, 4.0]
     assert before.ingest_pipe_rate == [5.0]
+    assert before.pair_broadcast_ms == [3.0, 6.0]
+    assert before.pair_cross_ms == [0.5]
