@@ -566,6 +566,13 @@ def summarise(n: int, bare: BareFigures, real: RealFigures | None) -> list[Resul
                 note="the bare loop as the architecture splits it: one publish, two processes",
             )
         )  # fmt: skip
+    if bare.pair_ingest_rate:
+        out.append(
+            make_result(
+                "answer_ingest_floor", n, bare.pair_ingest_rate, bare.ingest_pipe_rate,
+                note="the bare pipelined ingest as the architecture splits it: two processes",
+            )
+        )  # fmt: skip
     if bare.pair_cross_ms:
         out.append(
             make_result(

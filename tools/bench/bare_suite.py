@@ -44,6 +44,8 @@ class BareFigures:
     """A broadcast published once, sent by two bare servers sharing the N (:func:`run_pair`)."""
     pair_cross_ms: list[float] = field(default_factory=list)
     """Its first arrival from the other server minus from the one that published."""
+    pair_ingest_rate: list[float] = field(default_factory=list)
+    """The pipelined ingest through the same two servers."""
 
     def pool(self, other: BareFigures) -> None:
         """Take in a second measurement at the same N: every repetition of both counts, and the
@@ -59,6 +61,7 @@ class BareFigures:
         self.costs += other.costs
         self.pair_broadcast_ms += other.pair_broadcast_ms
         self.pair_cross_ms += other.pair_cross_ms
+        self.pair_ingest_rate += other.pair_ingest_rate
 
     @property
     def join_floor_rate(self) -> float:
@@ -98,12 +101,14 @@ async def run_pair(
     progress: Progress,
     concurrency: int = 100,
 ) -> None:
-    """The architecture's floor of the question broadcast: N connections split between two bare
-    servers (participant ``i`` on server ``i % 2``, as the bench splits them between the two
-    instances); server 0 publishes each broadcast on Redis and both send it with the plain loop.
+    """The architecture's floor: N connections split between two bare servers (participant ``i``
+    on server ``i % 2``, as the bench splits them between the two instances). Server 0 publishes
+    each broadcast on Redis and both send it with the plain loop; then everyone answers at once,
+    pipelined by each server.
 
-    Adds to ``figures`` the time until the last participant has it and the first arrival from
-    server 1 minus from server 0 (the cross-instance latency of no work at all).
+    Adds to ``figures`` the time until the last participant has the broadcast, its first arrival
+    from server 1 minus from server 0 (the cross-instance latency of no work at all) and the
+    ingest rate.
     """
     n = figures.n
     fleet, ctl_fleet = Fleet(), Fleet()
@@ -116,7 +121,7 @@ async def run_pair(
             await conn.request_reply(hello, "welcome")
         return conn
 
-    progress.step(f"bare N={n:,}: two servers, one publish, broadcast x {warmup}+{reps}")
+    progress.step(f"bare N={n:,}: two servers: broadcast by one publish, pipelined ingest")
     ctl = await connect(ctl_fleet, host, ports[0], "/ws")
     opened = await open_many(n, open_one, concurrency, progress, "bare pair connections")
     live = len(opened.conns)
@@ -135,6 +140,10 @@ async def run_pair(
                 figures.pair_broadcast_ms.append((last - started) * 1000.0)
                 if firsts[0] is not None and firsts[1] is not None:
                     figures.pair_cross_ms.append((firsts[1] - firsts[0]) * 1000.0)
+        for rep in range(warmup + reps):
+            rate = await _ingest(fleet, live, "ans_pipe", rep, 60.0 + n / 100)
+            if rep >= warmup:
+                figures.pair_ingest_rate.append(rate)
     finally:
         fleet.close_all()
         ctl_fleet.close_all()

@@ -83,6 +83,13 @@ FIGURES: dict[str, FigureSpec] = {
             higher_is_better=True,
         ),
         FigureSpec(
+            "answer_ingest_floor",
+            "ingest's floor: two bare servers sharing the N, each pipelining its answers",
+            "answers/s",
+            None,
+            higher_is_better=True,
+        ),
+        FigureSpec(
             "joins",
             "joins (sign-on + WebSocket hello)",
             "joins/s",

@@ -72,6 +72,8 @@ async def test_run_pair_reaches_both_servers_participants_from_one_publish(redis
     assert len(figures.pair_broadcast_ms) == 3
     assert all(ms > 0 for ms in figures.pair_broadcast_ms)
     assert len(figures.pair_cross_ms) == 3
+    assert len(figures.pair_ingest_rate) == 3
+    assert all(rate > 0 for rate in figures.pair_ingest_rate)
 
 
 async def test_the_joins_floor_answers_a_join_as_sign_on_does_and_validates_the_body() -> None:
@@ -106,7 +108,7 @@ def test_a_second_bare_measurement_pools_with_the_first() -> None:
     after = BareFigures(n=10, connect_rate=1000.0, broadcast_ms=[4.0], memory_kb_per_conn=12)
     after.ingest_pipe_rate = [5.0]
     before.pair_broadcast_ms, after.pair_broadcast_ms = [3.0], [6.0]
-    after.pair_cross_ms = [0.5]
+    after.pair_cross_ms, after.pair_ingest_rate = [0.5], [9.0]
     before.pool(after)
     assert before.connect_rate == 2000.0
     assert before.memory_kb_per_conn == 11.0
@@ -114,3 +116,4 @@ def test_a_second_bare_measurement_pools_with_the_first() -> None:
     assert before.ingest_pipe_rate == [5.0]
     assert before.pair_broadcast_ms == [3.0, 6.0]
     assert before.pair_cross_ms == [0.5]
+    assert before.pair_ingest_rate == [9.0]
