@@ -92,6 +92,38 @@ async def test_a_lost_connection_fails_every_call_of_the_batch() -> None:
     await dead.aclose()
 
 
+async def test_a_handed_reply_is_handled_before_the_awaiting_callers_resume(client) -> None:
+    # GIVEN calls of one turn: two whose replies are handed to a function, then two awaited
+    batch = RedisBatch(client)
+    incr = client.register_script(INCR_BY)
+    picky = client.register_script(FAILS_ON_ZERO)
+    for script in (incr, picky):
+        await client.script_load(script.script)  # known to Redis: one round trip, no reload
+    await client.delete("n")
+    order: list[object] = []
+
+    async def awaited(value: int) -> None:
+        order.append(("awaited", await batch.script(incr, ["n"], [value])))
+
+    callers = [asyncio.ensure_future(awaited(1))]
+    batch.script_then(incr, ["n"], [10], lambda reply: order.append(("handed", reply)))
+    batch.script_then(picky, [], ["0"], lambda reply: order.append(("refused", type(reply))))
+    callers.append(asyncio.ensure_future(awaited(100)))
+    await asyncio.gather(*callers)
+    # THEN each got its own reply (an error as the exception), and the handed ones came first:
+    # in the batch's own task, while the awaiting ones were only woken
+    assert order == [("handed", 10), ("refused", ResponseError), ("awaited", 11), ("awaited", 111)]
+
+
+async def test_a_handed_call_of_a_lost_connection_gets_the_error() -> None:
+    dead = Redis(host="127.0.0.1", port=free_port(), decode_responses=True, retry=None)
+    batch = RedisBatch(dead)
+    got: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+    batch.script_then(dead.register_script(INCR_BY), ["n"], [1], got.set_result)
+    assert isinstance(await asyncio.wait_for(got, 10), RedisConnectionError)
+    await dead.aclose()
+
+
 async def test_a_cancelled_caller_does_not_break_the_others(client) -> None:
     batch = RedisBatch(client)
     await client.set("k", "v")

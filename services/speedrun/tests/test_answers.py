@@ -197,13 +197,18 @@ async def open_question(
 def record_scripts(engine: Engine) -> list[list[object]]:
     """From now on, keep the arguments of every script the engine sends."""
     sent: list[list[object]] = []
-    send = engine.batch.script
+    send, send_then = engine.batch.script, engine.batch.script_then
 
     async def recorded(script: object, keys: list[str], args: list[object]) -> object:
         sent.append(args)
         return await send(script, keys, args)  # type: ignore[arg-type]
 
+    def recorded_then(script: object, keys: list[str], args: list[object], then: Any) -> None:
+        sent.append(args)
+        send_then(script, keys, args, then)  # type: ignore[arg-type]
+
     engine.batch.script = recorded  # type: ignore[method-assign]
+    engine.batch.script_then = recorded_then  # type: ignore[method-assign]
     return sent
 
 
@@ -281,10 +286,10 @@ async def test_host_paced_answers_sent_together_all_hear_of_a_failure(
     # GIVEN a host-paced run with question 0 open whose answer script fails
     run, pids, client, engine, now = await open_question(runs, redis_url, 3)
 
-    async def failing(*_: object) -> object:
-        raise failure
+    def failing(script: object, keys: object, args: object, then: Any) -> None:
+        asyncio.get_running_loop().call_soon(then, failure)  # as the batch's task tells it
 
-    engine.batch.script = failing  # type: ignore[method-assign]
+    engine.batch.script_then = failing  # type: ignore[method-assign]
 
     # WHEN three answers arrive together
     replies = await asyncio.wait_for(

@@ -1,5 +1,5 @@
 """Redis helpers shared by the services that sit on the run state."""
 
-from speedrun_redis.batch import RedisBatch
+from speedrun_redis.batch import RedisBatch, Then
 
-__all__ = ["RedisBatch"]
+__all__ = ["RedisBatch", "Then"]

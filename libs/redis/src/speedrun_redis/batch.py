@@ -7,6 +7,11 @@ own script or its own reads, and every script re-checks the facts it rests on). 
 their own replies as before; an error in one call is raised to that caller only, and a lost
 connection fails every call of the batch, as it would have failed each of them.
 
+A caller that must act the moment its reply is read (before anything else the loop has ready,
+e.g. a socket's acknowledgement before a broadcast that the same Redis write triggered) passes a
+function instead (:meth:`RedisBatch.script_then`): it is called in the batch's own task as the
+replies are read, not one loop turn later as an awaiting coroutine is.
+
 The batch is packed by hiredis (C) and its replies read on one pooled redis-py connection (its
 hiredis parser and reply callbacks) under one deadline: redis-py's own pipeline packs every
 argument in Python and arms a timer per reply, which was a fifth of an instance's time when each
@@ -16,8 +21,9 @@ answer is a script with some thirty arguments.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,12 +34,48 @@ from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 Command = tuple[Any, ...]
+Then = Callable[[Any], None]
+"""Told a call's reply, or the exception it failed with (:meth:`RedisBatch.script_then`)."""
+
+logger = logging.getLogger(__name__)
+
+
+class _Handoff:
+    """Where a :meth:`RedisBatch.script_then` call's reply goes: the part of a future's interface
+    the batch uses, calling the function at once instead of waking an awaiting task later."""
+
+    __slots__ = ("_done", "_then")
+
+    def __init__(self, then: Then) -> None:
+        self._then = then
+        self._done = False
+
+    def done(self) -> bool:
+        return self._done
+
+    def set_result(self, result: Any) -> None:
+        self._hand(result)
+
+    def set_exception(self, exc: BaseException) -> None:
+        self._hand(exc)
+
+    def cancel(self) -> None:
+        self._hand(asyncio.CancelledError())
+
+    def _hand(self, outcome: Any) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            self._then(outcome)
+        except Exception:
+            logger.exception("a batch reply's handler failed")
 
 
 @dataclass(slots=True)
 class _Call:
     commands: Sequence[Command]
-    future: asyncio.Future[Any]
+    future: asyncio.Future[Any] | _Handoff
     script: AsyncScript | None = None
     raw: bool = False
 
@@ -50,22 +92,33 @@ class RedisBatch:
     async def commands(self, *commands: Command, raw: bool = False) -> list[Any]:
         """Run some commands (not atomically with each other); return their replies in order
         (``raw``: as Redis sent them, without the client's conversions, e.g. of scores)."""
-        replies: list[Any] = await self._add(_Call(commands, self._future(), raw=raw))
+        replies: list[Any] = await self._add(commands, raw=raw)
         return replies
 
     async def script(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
         """Run a registered Lua script by its SHA (loaded again if Redis forgot it)."""
         command = ("EVALSHA", script.sha, len(keys), *keys, *args)
-        return await self._add(_Call((command,), self._future(), script))
+        return await self._add((command,), script)
 
-    def _future(self) -> asyncio.Future[Any]:
-        return asyncio.get_running_loop().create_future()
+    def script_then(
+        self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any], then: Then
+    ) -> None:
+        """Run a registered Lua script like :meth:`script`, and call ``then`` with its reply (or
+        the exception it failed with) as soon as the reply is read, in the batch's task."""
+        command = ("EVALSHA", script.sha, len(keys), *keys, *args)
+        self._queue(_Call((command,), _Handoff(then), script))
 
-    async def _add(self, call: _Call) -> Any:
+    async def _add(
+        self, commands: Sequence[Command], script: AsyncScript | None = None, raw: bool = False
+    ) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue(_Call(commands, future, script, raw))
+        return await future
+
+    def _queue(self, call: _Call) -> None:
         if not self._pending:
             asyncio.get_running_loop().call_soon(self._flush)
         self._pending.append(call)
-        return await call.future
 
     def _flush(self) -> None:
         calls, self._pending = self._pending, []

@@ -150,8 +150,47 @@ class _Queued:
 
     args: list[Any] = dataclasses.field(default_factory=list)
     """Each item's arguments, one item after the other."""
-    waiters: list[asyncio.Future[str]] = dataclasses.field(default_factory=list)
-    """Each item's reply status, in order."""
+    waiters: list[Reply] = dataclasses.field(default_factory=list)
+    """Who is told each item's reply status (or the exception the script failed with), in
+    order."""
+
+
+Reply = Callable[[Any], None]
+"""Told a queued item's outcome: its reply (a status, an ``answer_accepted`` body) or the
+exception that refused it."""
+
+
+def _resolving(future: asyncio.Future[Any]) -> Reply:
+    """A :data:`Reply` that settles ``future`` (unless its awaiting caller went away)."""
+
+    def settle(outcome: Any) -> None:
+        if future.done():
+            return
+        if isinstance(outcome, asyncio.CancelledError):
+            future.cancel()
+        elif isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+    return settle
+
+
+def _tell(queued: _Queued, reply: Any) -> None:
+    """Tell each item of a batched script its reply status, or every item the exception the
+    script failed with (RedisError: each caller reports the store unavailable)."""
+    outcomes = [reply] * len(queued.waiters) if isinstance(reply, BaseException) else reply
+    for waiter, outcome in zip(queued.waiters, outcomes, strict=True):
+        try:
+            waiter(outcome)
+        except Exception:  # one caller's failure is not the others'
+            logger.exception("a queued item's reply failed")
+
+
+def _script_args(speedrun_id: str, now: int, args: Iterable[Any]) -> list[Any]:
+    """A run script's arguments: what every one starts with (see scripts._PRELUDE), then its
+    own."""
+    return [run_channel(speedrun_id), speedrun_id, EVENT_LOG_MAXLEN, RUN_TTL_S, now, *args]
 
 
 _BatchKey = tuple[str, str, tuple[Any, ...]]
@@ -206,7 +245,6 @@ class Engine:
         self.nicknames: dict[str, str] = {}
         self._queued: dict[_BatchKey, _Queued] = {}
         """Answers and steps waiting for the end of the loop turn (:meth:`_enqueue`)."""
-        self._sending: set[asyncio.Task[None]] = set()
         self._flights = SingleFlight()
         """Reads in progress that callers arriving meanwhile share (a run's questions, when a
         question opened): a thousand answers arriving together make one read, not a thousand."""
@@ -267,8 +305,7 @@ class Engine:
         keys = script_keys(RunKeys(speedrun_id))
         if instance is not None:
             keys.append(instance_conns_key(instance))  # KEYS[16] of connect and disconnect
-        common = [run_channel(speedrun_id), speedrun_id, EVENT_LOG_MAXLEN, RUN_TTL_S, now]
-        return await self.scripts.run(name, keys, [*common, *args])
+        return await self.scripts.run(name, keys, _script_args(speedrun_id, now, args))
 
     async def nickname_map(self, speedrun_id: str, pids: list[str]) -> dict[str, str]:
         """Return the nicknames of some participants (cached: a nickname never changes)."""
@@ -764,12 +801,44 @@ class Engine:
     async def answer(
         self, speedrun_id: str, participant_id: str, index: int, selected: list[int], now: int
     ) -> str | None:
-        """Record a participant's answer that arrived at ``now`` (server clock).
+        """Record a participant's answer that arrived at ``now`` (server clock), and wait for it
+        (see :meth:`answer_then`).
 
         Returns:
-            Host-paced: the ``answer_accepted`` frame body, which the answering socket sends as a
-            reply (not a run event: nobody else needs it). Self-paced: None (the result is a run
+            Host-paced: the ``answer_accepted`` frame body. Self-paced: None (the result is a run
             event).
+        """
+        accepted: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        if await self.answer_then(
+            speedrun_id, participant_id, index, selected, now, _resolving(accepted)
+        ):
+            return await accepted
+        return None
+
+    async def answer_then(
+        self,
+        speedrun_id: str,
+        participant_id: str,
+        index: int,
+        selected: list[int],
+        now: int,
+        reply: Reply,
+    ) -> bool:
+        """Record a participant's answer that arrived at ``now`` (server clock).
+
+        Host-paced, the answer is queued and ``reply`` told, once Redis has it, the
+        ``answer_accepted`` frame body (the answering socket's reply, not a run event: nobody
+        else needs it) or the exception that refused it. It is told in the Redis batch's own
+        task as the reply is read (:meth:`RedisBatch.script_then`), before anything else the
+        loop has ready: when the last answers close the question, the acknowledgements go out
+        before the close to everyone that the same script published, not after it. Self-paced,
+        the answer is resolved before this returns (its result is a run event).
+
+        Returns:
+            True when ``reply`` will be told (host-paced).
+
+        Raises:
+            Rejected: The answer is refused before it is queued (and, self-paced, after).
         """
         static = await self.require_static(speedrun_id)
         if index >= len(static.questions):
@@ -779,18 +848,7 @@ class Engine:
             raise Rejected(ErrorCode.INVALID_ANSWER, f"options are 0 to {options - 1}, once each")
         if static.self_paced:
             await self._resolve(static, speedrun_id, participant_id, index, selected, now, "answer")
-            return None
-        return await self._host_answer(static, speedrun_id, participant_id, index, selected, now)
-
-    async def _host_answer(
-        self,
-        static: RunStatic,
-        speedrun_id: str,
-        participant_id: str,
-        index: int,
-        selected: list[int],
-        now: int,
-    ) -> str:
+            return False
         opened = await self._opened_at(speedrun_id, index)
         question = static.questions[index]
         elapsed = max(0, now - opened)
@@ -798,16 +856,33 @@ class Engine:
         score = _score(question, selected, elapsed, streak_before=0)
         chosen = sorted(selected)
         record = bodies.answer_record(participant_id, index, chosen, score, elapsed, now)
+
+        def told(status: Any) -> None:
+            if isinstance(status, BaseException):
+                reply(status)
+                return
+            try:
+                self._raise_for(status)
+            except (Rejected, Contended) as exc:
+                reply(exc)
+                return
+            reply(bodies.answer_accepted(index, chosen, elapsed))
+
         item = (participant_id, now, record)
-        self._raise_for(
-            await self._enqueue("host_answers", speedrun_id, (index,), item, ANSWERS_PER_SCRIPT)
-        )
-        return bodies.answer_accepted(index, chosen, elapsed)
+        self._enqueue("host_answers", speedrun_id, (index,), item, ANSWERS_PER_SCRIPT, told)
+        return True
 
     def _enqueue(
-        self, script: str, speedrun_id: str, head: tuple[Any, ...], item: Iterable[Any], cap: int
-    ) -> asyncio.Future[str]:
-        """Queue one item of a batched script and return its future reply status.
+        self,
+        script: str,
+        speedrun_id: str,
+        head: tuple[Any, ...],
+        item: Iterable[Any],
+        cap: int,
+        reply: Reply,
+    ) -> None:
+        """Queue one item of a batched script; ``reply`` is told its reply status (or the
+        exception the script failed with).
 
         The items of one run's script (host-paced answers to one question, self-paced steps)
         queued in one event-loop turn go as one call at the end of the turn, at most ``cap``: a
@@ -815,44 +890,31 @@ class Engine:
         a fixed cost in Redis and in the client, and each publishes its events as one bus
         message that every instance of the run reads).
         """
-        loop = asyncio.get_running_loop()
         key = (script, speedrun_id, head)
         queued = self._queued.get(key)
         if queued is None or len(queued.waiters) >= cap:
             queued = self._queued[key] = _Queued()
-            loop.call_soon(self._send_queued, key, queued)
+            asyncio.get_running_loop().call_soon(self._send_queued, key, queued)
         queued.args += item
-        waiter: asyncio.Future[str] = loop.create_future()
-        queued.waiters.append(waiter)
-        return waiter
+        queued.waiters.append(reply)
+
+    async def _enqueued(
+        self, script: str, speedrun_id: str, head: tuple[Any, ...], item: Iterable[Any], cap: int
+    ) -> str:
+        """Queue one item of a batched script (:meth:`_enqueue`) and wait for its status."""
+        status: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._enqueue(script, speedrun_id, head, item, cap, _resolving(status))
+        return await status
 
     def _send_queued(self, key: _BatchKey, queued: _Queued) -> None:
         if self._queued.get(key) is queued:
             del self._queued[key]
-        task = asyncio.create_task(self._run_queued(key, queued))
-        self._sending.add(task)  # a task is only weakly held by the loop
-        task.add_done_callback(self._sending.discard)
-
-    async def _run_queued(self, key: _BatchKey, queued: _Queued) -> None:
         script, speedrun_id, head = key
-        waiters = queued.waiters
-        try:
-            # Each item carries its own arrival time; the script's clock is when it is sent.
-            statuses = await self._script(
-                script, speedrun_id, now_ms(), *head, len(waiters), *queued.args
-            )
-        except asyncio.CancelledError:
-            for waiter in waiters:
-                waiter.cancel()
-            raise
-        except Exception as exc:  # each item's caller reports it (RedisError: unavailable)
-            for waiter in waiters:
-                if not waiter.done():  # a waiter whose socket went away is cancelled
-                    waiter.set_exception(exc)
-            return
-        for waiter, status in zip(waiters, statuses, strict=True):
-            if not waiter.done():
-                waiter.set_result(status)
+        # Each item carries its own arrival time; the script's clock is when it is sent.
+        args = _script_args(speedrun_id, now_ms(), (*head, len(queued.waiters), *queued.args))
+        self.scripts.run_then(
+            script, script_keys(RunKeys(speedrun_id)), args, lambda reply: _tell(queued, reply)
+        )
 
     def note_question(self, speedrun_id: str, frame: str) -> None:
         """Host-paced: note when a question opened from its ``question`` event, which reaches
@@ -1008,7 +1070,7 @@ class Engine:
         was the last step of the last participant."""
         after, args = self._plan_step(static, participant_id, before, index, selected, now, kind)
         item = (participant_id, index, raw_progress, *args)
-        status = await self._enqueue("self_resolve", speedrun_id, (), item, STEPS_PER_SCRIPT)
+        status = await self._enqueued("self_resolve", speedrun_id, (), item, STEPS_PER_SCRIPT)
         if status not in ("ok", "done"):
             return status
         _remember(self._progress, (speedrun_id, participant_id), (args[0], after), PROGRESS_CACHE)

@@ -9,6 +9,7 @@ closes. Errors reach the client as ``error`` frames from one place, :func:`_disp
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 import time
@@ -299,7 +300,7 @@ async def _serve(conn: Conn, claims: TokenClaims, settings: Settings, engine: En
 async def _dispatch(
     conn: Conn, claims: TokenClaims, engine: Engine, data: str, arrived: int
 ) -> None:
-    """Decode and run one frame; every refusal becomes an error frame here and only here."""
+    """Decode and run one frame; every refusal becomes an error frame (:func:`_report`)."""
     frame = decode_client_frame(data)
     if isinstance(frame, ProtocolError):
         conn.send(frame.to_frame().model_dump_json())
@@ -313,12 +314,12 @@ async def _dispatch(
             case AnswerFrame():
                 if claims.participant_id is None:
                     raise Rejected(ErrorCode.FORBIDDEN, "only participants answer")
-                accepted = await engine.answer(
-                    sid, claims.participant_id, frame.question_index, frame.selected, arrived
-                )
-                if accepted is not None:
-                    # A reply, not an event: it repeats the last number this socket had.
-                    conn.send(with_seq(conn.seq, accepted))
+                # Host-paced, the socket reads on while Redis takes the answer; the reply
+                # (acknowledgement or refusal) is sent as soon as Redis has answered.
+                await engine.answer_then(
+                    sid, claims.participant_id, frame.question_index, frame.selected, arrived,
+                    functools.partial(_answered, conn, claims),
+                )  # fmt: skip
             case PingFrame():
                 conn.send(PongFrame(id=frame.id, server_time_ms=now_ms()).model_dump_json())
             case HelloFrame():
@@ -335,22 +336,40 @@ async def _dispatch(
                 await engine.lock(sid, frame.locked, arrived)
             case EndFrame():
                 await engine.end(sid, arrived)
-    except Rejected as exc:
-        conn.send(_error(exc.code, exc.message, frame.type))
+    except Exception as exc:
+        _report(conn, claims, frame.type, exc)
+
+
+def _answered(conn: Conn, claims: TokenClaims, outcome: str | BaseException) -> None:
+    """Send a host-paced answer's reply: its ``answer_accepted`` (a reply, not an event: it
+    repeats the last number this socket had), or the error refusing it."""
+    if isinstance(outcome, str):
+        conn.send(with_seq(conn.seq, outcome))
+    elif isinstance(outcome, Exception):
+        _report(conn, claims, "answer", outcome)
+    # else cancelled: the instance is stopping
+
+
+def _report(conn: Conn, claims: TokenClaims, ref: str, exc: Exception) -> None:
+    """Turn a frame's refusal into its error frame (every refusal goes through here)."""
+    sid = claims.sid
+    if isinstance(exc, Rejected):
+        conn.send(_error(exc.code, exc.message, ref))
         if exc.close is not None:
             conn.close_after(exc.close, exc.message[:120])
-    except Contended:
-        conn.send(_error(ErrorCode.UNAVAILABLE, "the run is busy; try again", frame.type))
-    except (RedisError, OSError):
+    elif isinstance(exc, Contended):
+        conn.send(_error(ErrorCode.UNAVAILABLE, "the run is busy; try again", ref))
+    elif isinstance(exc, RedisError | OSError):
         # No traceback: under an outage this line repeats for every frame of every socket.
-        logger.warning("state store unavailable", extra={"speedrun_id": sid, "ref": frame.type})
-        conn.send(_error(ErrorCode.UNAVAILABLE, "the state store is unavailable", frame.type))
-    except Exception:
-        logger.exception(
+        logger.warning("state store unavailable", extra={"speedrun_id": sid, "ref": ref})
+        conn.send(_error(ErrorCode.UNAVAILABLE, "the state store is unavailable", ref))
+    else:
+        logger.error(
             "frame failed",
-            extra={"speedrun_id": sid, "participant_id": claims.participant_id, "ref": frame.type},
+            exc_info=exc,
+            extra={"speedrun_id": sid, "participant_id": claims.participant_id, "ref": ref},
         )
-        conn.send(_error(ErrorCode.INTERNAL_ERROR, "something went wrong", frame.type))
+        conn.send(_error(ErrorCode.INTERNAL_ERROR, "something went wrong", ref))
 
 
 async def _leave(conn: Conn, who: str, presence: str, engine: Engine, hub: Hub) -> None:

@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from speedrun_protocol.state import EMIT_LUA, RunKeys
-from speedrun_redis import RedisBatch
+from speedrun_redis import RedisBatch, Then
 
 DEADLINES_KEY = "speedrun:deadlines"
 INSTANCES_KEY = "speedrun:instances"
@@ -620,3 +620,8 @@ class Scripts:
         """Run one run script and return its reply (first element: ``ok`` or a refusal)."""
         reply: list[Any] = await self.batch.script(self._run[name], keys, args)
         return reply
+
+    def run_then(self, name: str, keys: list[str], args: list[Any], then: Then) -> None:
+        """Run one run script and tell ``then`` its reply (or the exception it failed with) as
+        soon as it is read (:meth:`RedisBatch.script_then`)."""
+        self.batch.script_then(self._run[name], keys, args, then)
