@@ -830,9 +830,10 @@ class Engine:
         ``answer_accepted`` frame body (the answering socket's reply, not a run event: nobody
         else needs it) or the exception that refused it. It is told in the Redis batch's own
         task as the reply is read (:meth:`RedisBatch.script_then`), before anything else the
-        loop has ready: when the last answers close the question, the acknowledgements go out
-        before the close to everyone that the same script published, not after it. Self-paced,
-        the answer is resolved before this returns (its result is a run event).
+        loop has ready: when the last answers close the question, their acknowledgements go out
+        ahead of the close to everyone that the same script published (whose bus message is
+        read after the reply), where they had waited behind it. Self-paced, the answer is
+        resolved before this returns (its result is a run event).
 
         Returns:
             True when ``reply`` will be told (host-paced).
