@@ -20,6 +20,8 @@ from speedrun_protocol.frames import (
     ErrorFrame,
     LeaderboardFrame,
     NextFrame,
+    PingFrame,
+    PongFrame,
     OwnStanding,
     QuestionClosedFrame,
     QuestionFrame,
@@ -39,6 +41,31 @@ from speedrun_run.scripts import DEADLINES_KEY
 def seqs_increase(client: RunClient) -> bool:
     seqs = [f.seq for f in client.events]
     return seqs == sorted(set(seqs))
+
+
+async def test_a_socket_reads_on_while_its_answers_are_in_flight(pair, runs, make_client) -> None:
+    # GIVEN a host-paced run with question 0 open, ann on the instance without the host
+    a, b = pair
+    run = runs.create("host-paced", nicknames=("ann", "bob"))
+    host = make_client(a, run.host_token)
+    ann = make_client(b, run.participants[run.pids[0]])
+    for c in (host, ann):
+        await c.connect()
+    await host.send(StartFrame())
+    await ann.expect(QuestionFrame)
+
+    # WHEN ann sends an answer, the same answer again and a ping, without waiting in between
+    await ann.send(AnswerFrame(question_index=0, selected=[0]))
+    await ann.send(AnswerFrame(question_index=0, selected=[1]))
+    await ann.send(PingFrame(id=7))
+
+    # THEN each gets its own reply: the first answer stands, the second is refused, the ping is
+    # answered, and the socket stays open
+    accepted = await ann.expect(AnswerAcceptedFrame)
+    assert accepted.selected == [0]
+    refused = await ann.expect(ErrorFrame)
+    assert (refused.code, refused.ref) == ("already_answered", "answer")
+    assert (await ann.expect(PongFrame)).id == 7
 
 
 async def test_host_paced_run_over_two_instances_reveals_and_ranks(pair, runs, make_client) -> None:

@@ -3,7 +3,7 @@
 A connection's life: Origin check, ``hello`` within the time allowed (token verified locally),
 the identity's presence recorded in Redis (an older connection of the same identity is closed with
 4009), ``welcome`` with a snapshot, the missed events (on a resume), then frames until either side
-closes. Errors reach the client as ``error`` frames from one place, :func:`_dispatch`.
+closes. A frame's refusal reaches the client as an ``error`` frame from one place, :func:`_report`.
 """
 
 from __future__ import annotations
