@@ -96,7 +96,7 @@ async def _handle(request: web.Request) -> web.WebSocketResponse:
                 await ws.send_str(padded("ok", 40))
             elif kind == "bcast":
                 clients.discard(ws)
-                await _send_all(clients, padded(str(raw.get("as", "bcast")), int(raw["size"])))
+                await _send_all(clients, _asked(raw))
                 await ws.send_str(padded("sent", 40))
             elif kind == "bcast_pub":
                 clients.discard(ws)
@@ -110,6 +110,11 @@ async def _handle(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
+def _asked(raw: dict[str, object]) -> str:
+    """The frame a broadcast request asks for: its type (``as``) padded to its size."""
+    return padded(str(raw.get("as", "bcast")), int(str(raw["size"])))
+
+
 async def _send_all(clients: set[web.WebSocketResponse], frame: str) -> None:
     for other in list(clients):
         await other.send_str(frame)
@@ -119,8 +124,7 @@ async def _listen(app: web.Application, pubsub: PubSub) -> None:
     """Send every broadcast published on the channel to this server's connections."""
     async for message in pubsub.listen():
         if message["type"] == "message":
-            raw = orjson.loads(message["data"])
-            await _send_all(app[CLIENTS], padded(str(raw.get("as", "bcast")), int(raw["size"])))
+            await _send_all(app[CLIENTS], _asked(orjson.loads(message["data"])))
 
 
 async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:

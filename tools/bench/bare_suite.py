@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import orjson
 
@@ -53,15 +53,10 @@ class BareFigures:
         self.connect_rate = (self.connect_rate + other.connect_rate) / 2
         self.connect_failures += other.connect_failures
         self.memory_kb_per_conn = (self.memory_kb_per_conn + other.memory_kb_per_conn) / 2
-        self.broadcast_ms += other.broadcast_ms
-        self.leaderboard_ms += other.leaderboard_ms
-        self.leaderboard_spread_ms += other.leaderboard_spread_ms
-        self.ingest_await_rate += other.ingest_await_rate
-        self.ingest_pipe_rate += other.ingest_pipe_rate
-        self.costs += other.costs
-        self.pair_broadcast_ms += other.pair_broadcast_ms
-        self.pair_cross_ms += other.pair_cross_ms
-        self.pair_ingest_rate += other.pair_ingest_rate
+        for f in fields(self):
+            mine = getattr(self, f.name)
+            if isinstance(mine, list):  # the repetitions of a timed baseline
+                mine += getattr(other, f.name)
 
     @property
     def join_floor_rate(self) -> float:
@@ -76,14 +71,43 @@ def _frame(obj: dict[str, object]) -> bytes:
     return client_frame(orjson.dumps(obj))
 
 
+def _timeout(n: int) -> float:
+    """Seconds allowed for one broadcast or ingest to all N."""
+    return 60.0 + n / 100
+
+
+async def _control(fleet: Fleet, host: str, port: int, sizes: FrameSizes) -> Conn:
+    """Connect a bare server's control socket and tell it the acknowledgement's size."""
+    ctl = await connect(fleet, host, port, "/ws")
+    await ctl.request_reply(_frame({"type": "ack_size", "size": sizes.ack}), "ok")
+    await ctl.request_reply(_frame({"type": "reset"}), "ok")
+    return ctl
+
+
+async def _open(
+    fleet: Fleet, host: str, port: int, hello: bytes, index: int, group: int = 0
+) -> Conn:
+    """Connect participant ``index`` and have its ``welcome``."""
+    conn = await connect(fleet, host, port, "/ws", group=group, index=index)
+    async with asyncio.timeout(30):
+        await conn.request_reply(hello, "welcome")
+    return conn
+
+
+def _hello(sizes: FrameSizes) -> bytes:
+    return _frame({"type": "hello", "size": sizes.welcome, "token": "x" * 180})
+
+
 async def _broadcast(
-    ctl: Conn, fleet: Fleet, n: int, size: int, as_type: str, timeout: float
+    ctl: Conn, fleet: Fleet, n: int, size: int, as_type: str, timeout: float, kind: str = "bcast"
 ) -> tuple[float, float]:
-    """Return (ms from the trigger to the last arrival, ms from the first to the last)."""
+    """Have ``ctl``'s server broadcast (``kind``: ``bcast`` itself, ``bcast_pub`` through the
+    Redis channel); return (ms from the trigger to the last arrival, ms from the first to the
+    last)."""
     fleet.reset()
     arrived = fleet.expect(as_type, n)
     started = time.perf_counter()
-    sent = ctl.request_reply(_frame({"type": "bcast", "size": size, "as": as_type}), "sent")
+    sent = ctl.request_reply(_frame({"type": kind, "size": size, "as": as_type}), "sent")
     async with asyncio.timeout(timeout):
         last = await arrived
         await sent
@@ -112,36 +136,27 @@ async def run_pair(
     """
     n = figures.n
     fleet, ctl_fleet = Fleet(), Fleet()
-    hello = _frame({"type": "hello", "size": sizes.welcome, "token": "x" * 180})
+    hello = _hello(sizes)
 
     async def open_one(index: int) -> Conn:
-        group = index % 2
-        conn = await connect(fleet, host, ports[group], "/ws", group=group, index=index)
-        async with asyncio.timeout(30):
-            await conn.request_reply(hello, "welcome")
-        return conn
+        return await _open(fleet, host, ports[index % 2], hello, index, group=index % 2)
 
     progress.step(f"bare N={n:,}: two servers: broadcast by one publish, pipelined ingest")
-    ctl = await connect(ctl_fleet, host, ports[0], "/ws")
+    ctl, _ = [await _control(ctl_fleet, host, port, sizes) for port in ports]
     opened = await open_many(n, open_one, concurrency, progress, "bare pair connections")
     live = len(opened.conns)
-    trigger = _frame({"type": "bcast_pub", "size": sizes.question, "as": "question"})
     try:
         for rep in range(warmup + reps):
-            fleet.reset()
-            arrived = fleet.expect("question", live)
-            started = time.perf_counter()
-            sent = ctl.request_reply(trigger, "sent")
-            async with asyncio.timeout(60.0 + n / 100):
-                last = await arrived
-                await sent
+            ms, _spread = await _broadcast(
+                ctl, fleet, live, sizes.question, "question", _timeout(n), "bcast_pub"
+            )
             firsts = [fleet.group_first.get((b"question", g)) for g in (0, 1)]
             if rep >= warmup:
-                figures.pair_broadcast_ms.append((last - started) * 1000.0)
+                figures.pair_broadcast_ms.append(ms)
                 if firsts[0] is not None and firsts[1] is not None:
                     figures.pair_cross_ms.append((firsts[1] - firsts[0]) * 1000.0)
         for rep in range(warmup + reps):
-            rate = await _ingest(fleet, live, "ans_pipe", rep, 60.0 + n / 100)
+            rate = await _ingest(fleet, live, "ans_pipe", rep, _timeout(n))
             if rep >= warmup:
                 figures.pair_ingest_rate.append(rate)
     finally:
@@ -188,18 +203,13 @@ async def run_bare(
     figures = BareFigures(n=n)
     fleet = Fleet()
     ctl_fleet = Fleet()
-    timeout = 60.0 + n / 100
-    ctl = await connect(ctl_fleet, host, port, "/ws")
-    await ctl.request_reply(_frame({"type": "ack_size", "size": sizes.ack}), "ok")
-    await ctl.request_reply(_frame({"type": "reset"}), "ok")
+    timeout = _timeout(n)
+    ctl = await _control(ctl_fleet, host, port, sizes)
     rss_before = rss_bytes(server_pid)
-    hello = _frame({"type": "hello", "size": sizes.welcome, "token": "x" * 180})
+    hello = _hello(sizes)
 
     async def open_one(index: int) -> Conn:
-        conn = await connect(fleet, host, port, "/ws", index=index)
-        async with asyncio.timeout(30):
-            await conn.request_reply(hello, "welcome")
-        return conn
+        return await _open(fleet, host, port, hello, index)
 
     progress.step(f"bare N={n:,}: connecting (WebSocket + hello/welcome)")
     opened = await open_many(n, open_one, concurrency, progress, "bare connections")
