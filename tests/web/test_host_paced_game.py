@@ -34,6 +34,8 @@ def test_host_paced_game_goes_through_reveal_next_and_podium(
     web.shot(alice, "player-answered")
     answer(bob, correct=False)
     expect(host.locator("#h-phase")).to_contain_text("everyone answered")
+    # the last answer closed the question: the close brings the count the views never saw
+    expect(host.get_by_test_id("answered")).to_have_text("2")
 
     # THEN the reveal shows how answers fell, marks the right one, and scores the players
     host.get_by_role("button", name="Reveal answer").click()

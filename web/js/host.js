@@ -568,6 +568,8 @@ function showQuestion(q) {
 function onClosed(frame) {
   state.phase = "closed";
   state.countdown.stop("0s");
+  // Exact at the close: the answer_progress views before it are coalesced.
+  setText(byId("h-answered"), frame.answered);
   const why = { deadline: "time is up", all_answered: "everyone answered", host: "closed by you" };
   setText(byId("h-phase"), `Answering closed: ${why[frame.reason] || frame.reason}.`);
   byId("reveal").disabled = false;

@@ -377,6 +377,11 @@ class QuestionClosedFrame(_ServerFrame):
     type: Literal["question_closed"] = "question_closed"
     question_index: int = Field(description="The question.")
     reason: Literal["deadline", "all_answered", "host"] = Field(description="Why it closed.")
+    answered: int = Field(
+        default=0,
+        description="Participants who answered it (the host's count is exact at the close: "
+        "its ``answer_progress`` views are coalesced).",
+    )
 
 
 class QuestionRevealedFrame(_ServerFrame):

@@ -126,12 +126,15 @@ local function is_finished(progress_json)
   return v ~= nil and v ~= cjson.null
 end
 
+-- the event says how many answered: the host's answer_progress views are coalesced and may
+-- not have caught up with the last answers, which are often the ones that close it
 local function close_question(q, reason)
   redis.call('HSET', META, 'phase', 'closed')
   redis.call('ZREM', DEADLINES, 'q|' .. SID .. '|' .. q)
   redis.call('UNLINK', PENDING)
+  local answered = tonumber(redis.call('HGET', QSTATS, q .. ':answered') or '0')
   return out('all', '', '{"type":"question_closed","question_index":' .. q ..
-             ',"reason":"' .. reason .. '"}', '')
+             ',"reason":"' .. reason .. '","answered":' .. answered .. '}', '')
 end
 
 -- host-paced: close the open question once every connected participant has answered
