@@ -195,10 +195,48 @@ async def test_a_question_of_a_run_of_thousands_waits_for_every_connected_player
     runs, redis_url
 ) -> None:
     # GIVEN a host-paced run of 2,345 players (a question's opening marks them 1,000 at a time)
-    # of whom 2,001 and the host are connected
-    run = runs.create("host-paced", nicknames=(), count=2)
+    # of whom 2,001 and the host have connected
+    run = runs.create("host-paced", nicknames=(), count=3)
     pids = runs.join_many(run, 2_345)
     connected = set(pids[:2_001])
+    keys = RunKeys(run.speedrun_id)
+    client = Redis.from_url(redis_url, decode_responses=True)
+    engine = Engine(client, "i-a", grace_s=30, host_grace_s=600)
+    now = int(time.time() * 1000)
+    sid = run.speedrun_id
+    await asyncio.gather(
+        *(engine.connect(sid, who, f"i-a|{who}", now) for who in [*connected, "host"])
+    )
+
+    # WHEN the host starts, and later opens the second question
+    await engine.start(sid, now)
+    # THEN the first question waits for exactly the connected players
+    assert await client.smembers(keys.pending) == connected
+    # AND when 345 of them have left and one was removed, the second question waits for the
+    # others only
+    await engine.reveal(sid, now + 1_000)
+    left = set(pids[:345])
+    await asyncio.gather(*(engine.disconnect(sid, who, f"i-a|{who}", now) for who in left))
+    await engine.kick(sid, pids[345], now + 1_500)
+    # (the connections keep the set a question's pending set is copied from)
+    assert await client.smembers(keys.present) == connected - left - {pids[345]}
+    await engine.next(sid, now + 2_000)
+    assert await client.smembers(keys.pending) == connected - left - {pids[345]}
+    assert await client.hget(keys.meta, "current_question") == "1"
+    # AND one connecting meanwhile is waited for too
+    await engine.connect(sid, pids[2_100], f"i-a|{pids[2_100]}", now + 2_500)
+    assert await client.sismember(keys.pending, pids[2_100])
+    await client.aclose()
+
+
+async def test_a_run_whose_present_set_was_not_kept_is_mended_when_a_question_opens(
+    runs, redis_url
+) -> None:
+    # GIVEN a host-paced run whose connections an earlier version recorded: in the presence hash
+    # only, without the set of present players a question's pending set is copied from
+    run = runs.create("host-paced", nicknames=(), count=3)
+    pids = runs.join_many(run, 1_200)
+    connected = set(pids[:1_100])
     keys = RunKeys(run.speedrun_id)
     client = Redis.from_url(redis_url, decode_responses=True)
     presence = {pid: f"i-a|{pid}" for pid in connected} | {"host": "i-a|h"}
@@ -206,17 +244,12 @@ async def test_a_question_of_a_run_of_thousands_waits_for_every_connected_player
     engine = Engine(client, "i-a", grace_s=30, host_grace_s=600)
     now = int(time.time() * 1000)
 
-    # WHEN the host starts, and later opens the second question
+    # WHEN the host starts
     await engine.start(run.speedrun_id, now)
-    # THEN the first question waits for exactly the connected players
+
+    # THEN the question waits for exactly the connected players, and the set is whole again
     assert await client.smembers(keys.pending) == connected
-    # AND when 345 of them have left, the second question waits for the others only
-    await engine.reveal(run.speedrun_id, now + 1_000)
-    left = set(pids[:345])
-    await client.hdel(keys.presence, *left)
-    await engine.next(run.speedrun_id, now + 2_000)
-    assert await client.smembers(keys.pending) == connected - left
-    assert await client.hget(keys.meta, "current_question") == "1"
+    assert await client.smembers(keys.present) == connected
     await client.aclose()
 
 

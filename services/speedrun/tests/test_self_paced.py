@@ -23,7 +23,7 @@ from speedrun_protocol.state import RUN_TTL_S, AnswerRecord, ParticipantProgress
 from speedrun_run.client import RunClient
 from speedrun_run.engine import Engine
 from speedrun_run.scoring import score_answer
-from speedrun_run.scripts import DEADLINES_KEY, OUTBOX_KEY, script_keys
+from speedrun_run.scripts import DEADLINES_KEY, OUTBOX_KEY
 
 
 def assert_strictly_increasing(client: RunClient) -> None:
@@ -100,7 +100,7 @@ async def test_self_paced_run_over_two_instances_scores_and_finishes(
                 seen |= {v.participant_id for v in view.participants}
             # the first answers created the answers and stats hashes: every run key expires
             store = redis.Redis.from_url(redis_url)
-            run_keys = script_keys(RunKeys(run.speedrun_id))[:12]
+            run_keys = RunKeys(run.speedrun_id).all()
             ttls = {key: store.ttl(key) for key in run_keys if store.exists(key)}
             assert (
                 RunKeys(run.speedrun_id).answers in ttls and RunKeys(run.speedrun_id).qstats in ttls

@@ -25,6 +25,8 @@ key              type      holds
 ``pending``      set       host-paced: connected participants yet to answer the open question
 ``qstats``       hash      per-question counters: ``<q>:answered``, ``<q>:timed_out``,
                            ``<q>:correct``, ``<q>:o<option>`` (how many chose each option)
+``present``      set       participant ids in ``presence`` (the host's is not): a question's
+                           ``pending`` is a copy of it
 =============== ========= ==========================================================
 
 Global keys: ``joincode:<code>`` -> speedrun id (``SET NX`` with the run's TTL, so a code is unique
@@ -74,6 +76,7 @@ class RunKeys:
         "participants",
         "pending",
         "presence",
+        "present",
         "progress",
         "qstats",
         "questions",
@@ -101,6 +104,7 @@ class RunKeys:
         self.presence = f"{base}:presence"
         self.pending = f"{base}:pending"
         self.qstats = f"{base}:qstats"
+        self.present = f"{base}:present"
 
     def all(self) -> list[str]:
         """Every key of the run, e.g. to set a TTL on all of them."""
@@ -117,6 +121,7 @@ class RunKeys:
             self.presence,
             self.pending,
             self.qstats,
+            self.present,
         ]
 
 

@@ -304,7 +304,7 @@ class Engine:
     ) -> list[Any]:
         keys = script_keys(RunKeys(speedrun_id))
         if instance is not None:
-            keys.append(instance_conns_key(instance))  # KEYS[16] of connect and disconnect
+            keys.append(instance_conns_key(instance))  # KEYS[17] of connect and disconnect
         return await self.scripts.run(name, keys, _script_args(speedrun_id, now, args))
 
     async def nickname_map(self, speedrun_id: str, pids: list[str]) -> dict[str, str]:

@@ -59,6 +59,7 @@ def script_keys(keys: RunKeys) -> list[str]:
         keys.presence,
         keys.pending,
         keys.qstats,
+        keys.present,
         DEADLINES_KEY,
         OUTBOX_KEY,
         OUTBOX_MSGS_KEY,
@@ -69,16 +70,16 @@ _PRELUDE = (
     EMIT_LUA
     + r"""
 local META, EVENTS, CONFIG, QUESTIONS, PARTS, NICKS, SCORES, ANSWERS, PROGRESS, PRESENCE,
-      PENDING, QSTATS, DEADLINES, OUTBOX, OUTBOX_MSGS = unpack(KEYS)
+      PENDING, QSTATS, PRESENT, DEADLINES, OUTBOX, OUTBOX_MSGS = unpack(KEYS)
 local CHANNEL, SID, MAXLEN, TTL, NOW = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 
 local function out(audience, pid, body, close)
   return emit(META, EVENTS, CHANNEL, SID, audience, pid, body, close, MAXLEN)
 end
 
--- every state change renews the run's lifetime (the 12 run keys; the 3 global ones are not)
+-- every state change renews the run's lifetime (the 13 run keys; the 3 global ones are not)
 local function touch()
-  for i = 1, 12 do redis.call('EXPIRE', KEYS[i], TTL) end
+  for i = 1, 13 do redis.call('EXPIRE', KEYS[i], TTL) end
 end
 
 -- answers renew it only when due: when they were the run's first ones (the answers and stats
@@ -276,12 +277,21 @@ if ARGV[12] ~= '' then
 end
 redis.call('HSET', META, 'phase', 'question', 'current_question', ARGV[9],
            'question_opened_ms', NOW, 'question_deadline_ms', ARGV[10])
-redis.call('UNLINK', PENDING)
-local players = {}
-for _, who in ipairs(redis.call('HKEYS', PRESENCE)) do
-  if who ~= 'host' then players[#players + 1] = who end
+-- every present player is pending: a copy of PRESENT, made in C (building the set from the
+-- presence hash in Lua was most of this script: 0.2 ms at 1,000 players, 2.4 ms at 10,000).
+-- A PRESENT that disagrees with the presence in size (the run was live while instances of an
+-- earlier version, which did not keep it, served it) is rebuilt first.
+local players = redis.call('HLEN', PRESENCE) - redis.call('HEXISTS', PRESENCE, 'host')
+if redis.call('SCARD', PRESENT) ~= players then
+  redis.call('UNLINK', PRESENT)
+  local ids = {}
+  for _, who in ipairs(redis.call('HKEYS', PRESENCE)) do
+    if who ~= 'host' then ids[#ids + 1] = who end
+  end
+  add_all('SADD', PRESENT, ids)
 end
-add_all('SADD', PENDING, players)
+redis.call('UNLINK', PENDING)
+redis.call('COPY', PRESENT, PENDING)
 out('all', '', ARGV[11], '')
 redis.call('ZADD', DEADLINES, ARGV[10], 'q|' .. SID .. '|' .. ARGV[9])
 touch()
@@ -417,6 +427,7 @@ redis.call('HSET', PARTS, pid, ARGV[7])
 local n = redis.call('HINCRBY', META, 'participant_count', -1)
 redis.call('ZREM', SCORES, pid)
 redis.call('HDEL', PRESENCE, pid)
+redis.call('SREM', PRESENT, pid)
 redis.call('SREM', PENDING, pid)
 if ARGV[8] ~= '' then redis.call('ZREM', DEADLINES, ARGV[8]) end
 redis.call('ZREM', DEADLINES, 'g|' .. SID .. '|' .. pid)
@@ -446,7 +457,7 @@ return {'ok'}
 """
 
 CONNECT = r"""
--- KEYS 16 the connecting instance's connections; ARGV 6 who ('host' or a participant id),
+-- KEYS 17 the connecting instance's connections; ARGV 6 who ('host' or a participant id),
 -- 7 presence value. Returns ok, the presence replaced or '', and for a participant the run's
 -- status and whether they have progress (self-paced: whether they still need question 1).
 local who = ARGV[6]
@@ -458,11 +469,12 @@ end
 local old = redis.call('HGET', PRESENCE, who)
 redis.call('HSET', PRESENCE, who, ARGV[7])
 -- so that another instance can release this presence if the connecting one dies
-redis.call('HSET', KEYS[16], SID .. '|' .. who, ARGV[7])
+redis.call('HSET', KEYS[17], SID .. '|' .. who, ARGV[7])
 if who == 'host' then
   redis.call('ZREM', DEADLINES, 'h|' .. SID)
   return {'ok', old or ''}
 end
+redis.call('SADD', PRESENT, who)
 redis.call('ZREM', DEADLINES, 'g|' .. SID .. '|' .. who)
 if not old then
   out('host', '', '{"type":"participant_connection","participant_id":"' .. who ..
@@ -477,14 +489,15 @@ return {'ok', old or '', m[1] or '', redis.call('HEXISTS', PROGRESS, who)}
 """
 
 DISCONNECT = r"""
--- KEYS 16 the instance's connections; ARGV 6 who, 7 presence value, 8 participant grace due,
+-- KEYS 17 the instance's connections; ARGV 6 who, 7 presence value, 8 participant grace due,
 -- 9 host grace due, 10 mode
 local who = ARGV[6]
-if redis.call('HGET', KEYS[16], SID .. '|' .. who) == ARGV[7] then
-  redis.call('HDEL', KEYS[16], SID .. '|' .. who)
+if redis.call('HGET', KEYS[17], SID .. '|' .. who) == ARGV[7] then
+  redis.call('HDEL', KEYS[17], SID .. '|' .. who)
 end
 if redis.call('HGET', PRESENCE, who) ~= ARGV[7] then return {'replaced'} end
 redis.call('HDEL', PRESENCE, who)
+redis.call('SREM', PRESENT, who)
 local m = redis.call('HMGET', META, 'status', 'phase')
 if m[1] == 'finished' then return {'ok'} end
 if who == 'host' then
