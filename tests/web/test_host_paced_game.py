@@ -32,9 +32,16 @@ def test_host_paced_game_goes_through_reveal_next_and_podium(
     expect(alice.locator("#feedback")).to_contain_text("Answer locked in")
     expect(host.get_by_test_id("answered")).to_have_text("1")
     web.shot(alice, "player-answered")
+    # a host refresh mid-question keeps the count (its welcome carries it; no view repeats it)
+    host.reload()
+    expect(host.locator("#hq-text")).to_have_text("What colour is the sky on a clear day?")
+    expect(host.get_by_test_id("answered")).to_have_text("1")
     answer(bob, correct=False)
     expect(host.locator("#h-phase")).to_contain_text("everyone answered")
     # the last answer closed the question: the close brings the count the views never saw
+    expect(host.get_by_test_id("answered")).to_have_text("2")
+    host.reload()
+    expect(host.locator("#h-phase")).to_contain_text("Answering closed")
     expect(host.get_by_test_id("answered")).to_have_text("2")
 
     # THEN the reveal shows how answers fell, marks the right one, and scores the players

@@ -393,8 +393,11 @@ function applySnapshot(snap) {
   }
   showRunning();
   if (snap.mode === "host-paced") {
-    if (snap.current_question) showQuestion(snap.current_question);
-    if (snap.phase === "closed") onClosed({ reason: "deadline" });
+    if (snap.current_question) {
+      showQuestion(snap.current_question);
+      setText(byId("h-answered"), snap.answered ?? 0);
+    }
+    if (snap.phase === "closed") onClosed({ reason: "deadline", answered: snap.answered ?? 0 });
     if (snap.phase === "revealed" && snap.last_distribution) onRevealed(snap.last_distribution);
   }
 }

@@ -68,6 +68,43 @@ async def test_a_socket_reads_on_while_its_answers_are_in_flight(pair, runs, mak
     assert (await ann.expect(PongFrame)).id == 7
 
 
+async def test_a_host_that_reconnects_has_the_answered_count_in_its_welcome(
+    pair, runs, make_client
+) -> None:
+    # GIVEN a host-paced run with question 0 open and ann's answer in; host and ann on A
+    a, _ = pair
+    run = runs.create("host-paced", nicknames=("ann", "bob"))
+    ann_id, bob_id = run.pids
+    host = make_client(a, run.host_token)
+    ann = make_client(a, run.participants[ann_id])
+    bob = make_client(a, run.participants[bob_id])
+    for c in (host, ann, bob):
+        await c.connect()
+    await host.send(StartFrame())
+    await ann.expect(QuestionFrame)
+    await ann.send(AnswerFrame(question_index=0, selected=[0]))
+    await ann.expect(AnswerAcceptedFrame)
+    await host.expect(AnswerProgressFrame)
+
+    # WHEN the host reconnects to the same instance (which sent it that count already)
+    welcome = await host.connect()
+    # THEN its welcome has the count; a participant's has none
+    assert (welcome.snapshot.phase, welcome.snapshot.answered) == ("question", 1)
+    assert (await ann.connect()).snapshot.answered is None
+    # AND once the last answer closed the question, a reconnect has the final count
+    await bob.send(AnswerFrame(question_index=0, selected=[1]))
+    assert (await host.expect(QuestionClosedFrame)).answered == 2
+    welcome = await host.connect()
+    assert (welcome.snapshot.phase, welcome.snapshot.answered) == ("closed", 2)
+    # AND after the reveal the distribution says it instead
+    await host.send(RevealFrame())
+    await host.expect(QuestionRevealedFrame)
+    welcome = await host.connect()
+    assert welcome.snapshot.answered is None
+    assert welcome.snapshot.last_distribution is not None
+    assert welcome.snapshot.last_distribution.answered == 2
+
+
 async def test_host_paced_run_over_two_instances_reveals_and_ranks(pair, runs, make_client) -> None:
     # GIVEN a host-paced run of 2 questions; host on A, ann on A, bob on B
     a, b = pair

@@ -233,6 +233,11 @@ class Snapshot(_Frame):
     last_distribution: Distribution | None = Field(
         default=None, description="Host-paced: the last revealed question's answers."
     )
+    answered: int | None = Field(
+        default=None,
+        description="Host, host-paced, while a question is open or closed and not yet revealed: "
+        "participants who answered it (later changes come as ``answer_progress``).",
+    )
     own: OwnState | None = Field(default=None, description="Participant only: their state.")
     leaderboard: list[LeaderboardEntry] = Field(
         default_factory=list,

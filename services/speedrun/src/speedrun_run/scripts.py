@@ -526,9 +526,10 @@ SNAPSHOT = r"""
 -- What one client may see now, read atomically with the run's seq (the welcome snapshot).
 -- KEYS as every run script; ARGV 1 rows of the board, 2 participant id or '' for the host.
 -- Returns meta, the board (flat, with scores), then for the host: participants, progress,
--- presence; for a participant: progress, score, rank, answered the open question 1/0, record.
-local META, SCORES, PARTS, PROGRESS, PRESENCE, ANSWERS =
-  KEYS[1], KEYS[7], KEYS[5], KEYS[9], KEYS[10], KEYS[8]
+-- presence, how many answered the current question (or false); for a participant: progress,
+-- score, rank, answered the open question 1/0, record.
+local META, SCORES, PARTS, PROGRESS, PRESENCE, ANSWERS, QSTATS =
+  KEYS[1], KEYS[7], KEYS[5], KEYS[9], KEYS[10], KEYS[8], KEYS[12]
 local pid = ARGV[2]
 local meta = redis.call('HGETALL', META)
 local status = redis.call('HGET', META, 'status')
@@ -538,8 +539,10 @@ if status and status ~= 'lobby' then
   board = redis.call('ZREVRANGE', SCORES, 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
 end
 if pid == '' then
+  local current = redis.call('HGET', META, 'current_question')
+  local answered = current and redis.call('HGET', QSTATS, current .. ':answered') or false
   return {meta, board, redis.call('HGETALL', PARTS), redis.call('HGETALL', PROGRESS),
-          redis.call('HKEYS', PRESENCE)}
+          redis.call('HKEYS', PRESENCE), answered}
 end
 local fields = redis.call('HMGET', META, 'phase', 'current_question')
 local score = redis.call('ZSCORE', SCORES, pid)

@@ -77,10 +77,13 @@ async def build_snapshot(
         distribution = await _distribution(engine, static, keys, current)
     participants: list[ParticipantView] = []
     own: OwnState | None = None
+    answered: int | None = None
     if participant_id is None:
         participants = await _roster(
             list(_pairs(replies[2]).values()), _pairs(replies[3]), set(replies[4]), engine.nicknames
         )
+        if host_paced and current is not None and phase in ("question", "closed"):
+            answered = int(replies[5] or 0)
     else:
         raw_progress, raw_score, rank, answered_current, raw_record = replies[2:7]
         if raw_record is not None:
@@ -121,6 +124,7 @@ async def build_snapshot(
         if not (participant_id is None and static.self_paced)
         else None,
         last_distribution=distribution,
+        answered=answered,
         own=own,
         leaderboard=await engine.entries(speedrun_id, rows),
     )
