@@ -41,7 +41,7 @@ def test_host_paced_game_goes_through_reveal_next_and_podium(
     # the last answer closed the question: the close brings the count the views never saw
     expect(host.get_by_test_id("answered")).to_have_text("2")
     host.reload()
-    expect(host.locator("#h-phase")).to_contain_text("Answering closed")
+    expect(host.locator("#h-phase")).to_contain_text("everyone answered")
     expect(host.get_by_test_id("answered")).to_have_text("2")
 
     # THEN the reveal shows how answers fell, marks the right one, and scores the players

@@ -397,7 +397,7 @@ function applySnapshot(snap) {
       showQuestion(snap.current_question);
       setText(byId("h-answered"), snap.answered ?? 0);
     }
-    if (snap.phase === "closed") onClosed({ reason: "deadline", answered: snap.answered ?? 0 });
+    if (snap.phase === "closed") onClosed({ reason: snap.closed_reason, answered: snap.answered ?? 0 });
     if (snap.phase === "revealed" && snap.last_distribution) onRevealed(snap.last_distribution);
   }
 }
@@ -574,7 +574,8 @@ function onClosed(frame) {
   // Exact at the close: the answer_progress views before it are coalesced.
   setText(byId("h-answered"), frame.answered);
   const why = { deadline: "time is up", all_answered: "everyone answered", host: "closed by you" };
-  setText(byId("h-phase"), `Answering closed: ${why[frame.reason] || frame.reason}.`);
+  const reason = why[frame.reason];
+  setText(byId("h-phase"), reason ? `Answering closed: ${reason}.` : "Answering closed.");
   byId("reveal").disabled = false;
 }
 

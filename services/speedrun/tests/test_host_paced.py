@@ -96,11 +96,12 @@ async def test_a_host_that_reconnects_has_the_answered_count_in_its_welcome(
     assert (await host.expect(QuestionClosedFrame)).answered == 2
     welcome = await host.connect()
     assert (welcome.snapshot.phase, welcome.snapshot.answered) == ("closed", 2)
+    assert welcome.snapshot.closed_reason == "all_answered"
     # AND after the reveal the distribution says it instead
     await host.send(RevealFrame())
     await host.expect(QuestionRevealedFrame)
     welcome = await host.connect()
-    assert welcome.snapshot.answered is None
+    assert (welcome.snapshot.answered, welcome.snapshot.closed_reason) == (None, None)
     assert welcome.snapshot.last_distribution is not None
     assert welcome.snapshot.last_distribution.answered == 2
 

@@ -30,6 +30,8 @@ MAX_FRAME_BYTES = 64 * 1024
 
 Mode = Literal["self-paced", "host-paced"]
 Role = Literal["host", "participant"]
+CloseReason = Literal["deadline", "all_answered", "host"]
+"""Why a host-paced question's answering closed."""
 RunStatus = Literal["lobby", "running", "finished"]
 Phase = Literal["lobby", "question", "closed", "revealed", "finished"]
 """Where a host-paced run is: waiting, a question open, answering closed, answer revealed, over.
@@ -238,6 +240,11 @@ class Snapshot(_Frame):
         description="Host, host-paced, while a question is open or closed and not yet revealed: "
         "participants who answered it (later changes come as ``answer_progress``).",
     )
+    closed_reason: CloseReason | None = Field(
+        default=None,
+        description="Host-paced, while the current question is closed and not yet revealed: why "
+        "it closed (as its ``question_closed`` said).",
+    )
     own: OwnState | None = Field(default=None, description="Participant only: their state.")
     leaderboard: list[LeaderboardEntry] = Field(
         default_factory=list,
@@ -381,7 +388,7 @@ class QuestionClosedFrame(_ServerFrame):
 
     type: Literal["question_closed"] = "question_closed"
     question_index: int = Field(description="The question.")
-    reason: Literal["deadline", "all_answered", "host"] = Field(description="Why it closed.")
+    reason: CloseReason = Field(description="Why it closed.")
     answered: int = Field(
         default=0,
         description="Participants who answered it (the host's count is exact at the close: "

@@ -148,6 +148,8 @@ class MetaField(StrEnum):
     """Host-paced: when the current question opened (Unix ms)."""
     QUESTION_DEADLINE_MS = "question_deadline_ms"
     """Host-paced: when the current question closes (Unix ms)."""
+    CLOSED_REASON = "closed_reason"
+    """Host-paced: why the last question closed (deadline, all_answered or host)."""
     RESULTS_DUE_MS = "results_due_ms"
     """Host-paced: while a large reveal's results are still being sent, when they will have been
     at the latest (Unix ms); the next question waits for them until then."""

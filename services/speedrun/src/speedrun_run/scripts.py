@@ -130,7 +130,7 @@ end
 -- the event says how many answered: the host's answer_progress views are coalesced and may
 -- not have caught up with the last answers, which are often the ones that close it
 local function close_question(q, reason)
-  redis.call('HSET', META, 'phase', 'closed')
+  redis.call('HSET', META, 'phase', 'closed', 'closed_reason', reason)
   redis.call('ZREM', DEADLINES, 'q|' .. SID .. '|' .. q)
   redis.call('UNLINK', PENDING)
   local answered = tonumber(redis.call('HGET', QSTATS, q .. ':answered') or '0')

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from speedrun_protocol.frames import (
+    CloseReason,
     Distribution,
     OwnState,
     ParticipantView,
@@ -78,6 +79,9 @@ async def build_snapshot(
     participants: list[ParticipantView] = []
     own: OwnState | None = None
     answered: int | None = None
+    closed_reason: CloseReason | None = None
+    if host_paced and phase == "closed":
+        closed_reason = meta.get("closed_reason")  # type: ignore[assignment]
     if participant_id is None:
         participants = await _roster(
             list(_pairs(replies[2]).values()), _pairs(replies[3]), set(replies[4]), engine.nicknames
@@ -125,6 +129,7 @@ async def build_snapshot(
         else None,
         last_distribution=distribution,
         answered=answered,
+        closed_reason=closed_reason,
         own=own,
         leaderboard=await engine.entries(speedrun_id, rows),
     )
