@@ -234,14 +234,9 @@ async def test_a_question_of_a_run_of_thousands_waits_for_every_connected_player
 ) -> None:
     # GIVEN a host-paced run of 2,345 players (a question's opening marks them 1,000 at a time)
     # of whom 2,001 and the host have connected
-    run = runs.create("host-paced", nicknames=(), count=3)
-    pids = runs.join_many(run, 2_345)
+    keys, client, engine, now, pids = host_paced_run(runs, redis_url, 2_345, count=3)
     connected = set(pids[:2_001])
-    keys = RunKeys(run.speedrun_id)
-    client = Redis.from_url(redis_url, decode_responses=True)
-    engine = Engine(client, "i-a", grace_s=30, host_grace_s=600)
-    now = int(time.time() * 1000)
-    sid = run.speedrun_id
+    sid = keys.speedrun_id
     await asyncio.gather(
         *(engine.connect(sid, who, f"i-a|{who}", now) for who in [*connected, "host"])
     )
@@ -272,23 +267,36 @@ async def test_a_run_whose_present_set_was_not_kept_is_mended_when_a_question_op
 ) -> None:
     # GIVEN a host-paced run whose connections an earlier version recorded: in the presence hash
     # only, without the set of present players a question's pending set is copied from
-    run = runs.create("host-paced", nicknames=(), count=3)
-    pids = runs.join_many(run, 1_200)
+    keys, client, engine, now, pids = host_paced_run(runs, redis_url, 1_200, count=3)
     connected = set(pids[:1_100])
-    keys = RunKeys(run.speedrun_id)
-    client = Redis.from_url(redis_url, decode_responses=True)
     presence = {pid: f"i-a|{pid}" for pid in connected} | {"host": "i-a|h"}
     await client.hset(keys.presence, mapping=presence)
-    engine = Engine(client, "i-a", grace_s=30, host_grace_s=600)
-    now = int(time.time() * 1000)
 
     # WHEN the host starts
-    await engine.start(run.speedrun_id, now)
+    await engine.start(keys.speedrun_id, now)
 
     # THEN the question waits for exactly the connected players, and the set is whole again
     assert await client.smembers(keys.pending) == connected
     assert await client.smembers(keys.present) == connected
     await client.aclose()
+
+
+def host_paced_run(
+    runs,
+    redis_url: str,
+    players: int = 0,
+    nicknames: tuple[str, ...] = (),
+    count: int = 2,
+    instance: str = "i-a",
+) -> tuple[RunKeys, Redis, Engine, int, list[str]]:
+    """A host-paced run of ``count`` questions (``nicknames`` joined, then ``players`` more) in
+    the lobby, and an engine on it. Returns its keys, the client, the engine, the clock and the
+    extra players' ids."""
+    run = runs.create("host-paced", nicknames=nicknames, count=count)
+    pids = runs.join_many(run, players) if players else []
+    client = Redis.from_url(redis_url, decode_responses=True)
+    engine = Engine(client, instance, grace_s=30, host_grace_s=600)
+    return RunKeys(run.speedrun_id), client, engine, int(time.time() * 1000), pids
 
 
 async def first_open(
@@ -299,16 +307,13 @@ async def first_open(
     count: int = 2,
     instance: str = "i-a",
 ) -> tuple[RunKeys, Redis, Engine, int, int, list[str]]:
-    """A host-paced run of ``count`` questions (``nicknames`` joined, then ``players`` more)
-    whose first question one engine has opened. Returns its keys, the client, the engine, the
-    clock, the run's seq after the opening, and the extra players' ids."""
-    run = runs.create("host-paced", nicknames=nicknames, count=count)
-    pids = runs.join_many(run, players) if players else []
-    keys = RunKeys(run.speedrun_id)
-    client = Redis.from_url(redis_url, decode_responses=True)
-    engine = Engine(client, instance, grace_s=30, host_grace_s=600)
-    now = int(time.time() * 1000)
-    await engine.start(run.speedrun_id, now)
+    """A :func:`host_paced_run` whose first question the engine has opened. Returns its keys,
+    the client, the engine, the clock, the run's seq after the opening, and the extra players'
+    ids."""
+    keys, client, engine, now, pids = host_paced_run(
+        runs, redis_url, players, nicknames, count, instance
+    )
+    await engine.start(keys.speedrun_id, now)
     seq = int(await client.hget(keys.meta, "seq") or 0)
     return keys, client, engine, now, seq, pids
 

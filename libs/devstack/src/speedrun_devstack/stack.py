@@ -33,7 +33,13 @@ from aiohttp import web
 from speedrun_aws import aws_client, ensure_local_resources
 from speedrun_devstack.backends import Backend, http_ok, start_aws_endpoint, start_redis
 from speedrun_devstack.config import Settings
-from speedrun_devstack.gateway import POOL_KEY, GatewayConfig, InstancePool, build_gateway
+from speedrun_devstack.gateway import (
+    POOL_KEY,
+    SESSION_KEY,
+    GatewayConfig,
+    InstancePool,
+    build_gateway,
+)
 from speedrun_devstack.procs import LogSink, ManagedProcess, ProcessFailed, free_port
 from speedrun_protocol.names import LOCAL_ENVIRONMENT
 
@@ -361,13 +367,18 @@ class Stack:
         await process.stop(timeout=self.settings.stop_timeout_s, sig=sig)
 
     async def start_instance(self, index: int) -> None:
-        """Start speedrun instance ``index`` again on its port and wait until it is ready."""
+        """Start speedrun instance ``index`` again on its port and wait until it is ready and
+        the gateway routes to it."""
         process = self._instance_process(index)
         self.instances[index] = process
         await process.start()
         self._watch(process)
         log.info("started %s again (pid %s)", process.name, process.pid)
         await self._ready_http(process, self.urls.instances[index])
+        # The gateway's health check, now rather than at its next round (each second): sockets
+        # opened meanwhile would all have gone to the other instances.
+        assert self._gateway_app is not None
+        await self.pool.check(self._gateway_app[SESSION_KEY])
 
     # -- running and stopping ------------------------------------------------------------------
 

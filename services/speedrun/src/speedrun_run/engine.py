@@ -45,7 +45,7 @@ from speedrun_protocol.state import (
     RunQuestion,
     frame_body,
 )
-from speedrun_redis import RedisBatch
+from speedrun_redis import RedisBatch, Then
 from speedrun_run import bodies
 from speedrun_run.bodies import QuestionBodies
 from speedrun_run.clock import now_ms
@@ -150,18 +150,13 @@ class _Queued:
 
     args: list[Any] = dataclasses.field(default_factory=list)
     """Each item's arguments, one item after the other."""
-    waiters: list[Reply] = dataclasses.field(default_factory=list)
+    waiters: list[Then] = dataclasses.field(default_factory=list)
     """Who is told each item's reply status (or the exception the script failed with), in
     order."""
 
 
-Reply = Callable[[Any], None]
-"""Told a queued item's outcome: its reply (a status, an ``answer_accepted`` body) or the
-exception that refused it."""
-
-
-def _resolving(future: asyncio.Future[Any]) -> Reply:
-    """A :data:`Reply` that settles ``future`` (unless its awaiting caller went away)."""
+def _resolving(future: asyncio.Future[Any]) -> Then:
+    """A reply function that settles ``future`` (unless its awaiting caller went away)."""
 
     def settle(outcome: Any) -> None:
         if future.done():
@@ -822,7 +817,7 @@ class Engine:
         index: int,
         selected: list[int],
         now: int,
-        reply: Reply,
+        reply: Then,
     ) -> bool:
         """Record a participant's answer that arrived at ``now`` (server clock).
 
@@ -880,7 +875,7 @@ class Engine:
         head: tuple[Any, ...],
         item: Iterable[Any],
         cap: int,
-        reply: Reply,
+        reply: Then,
     ) -> None:
         """Queue one item of a batched script; ``reply`` is told its reply status (or the
         exception the script failed with).
