@@ -14,11 +14,12 @@ import contextlib
 import json
 import math
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ import aiohttp
 
 from speedrun_testkit.browser import chromium_path
 from tools.bench import profiler
-from tools.bench.bare_suite import BareFigures, FrameSizes, run_bare, run_pair
+from tools.bench.bare_suite import BareFigures, FrameSizes, PairedBare, run_bare, run_pair
 from tools.bench.common import Progress
 from tools.bench.host_page import host_page
 from tools.bench.procs import REPO, Child, start_bare, start_bare_signon, start_redis
@@ -62,6 +63,8 @@ from tools.bench.wsclient import client_frame, parse_cost_ns
 FULL_NS = (1_000, 5_000, 10_000)
 QUICK_NS = (200,)
 HOST_RECONNECTS = 5
+FD_MARGIN = 500
+"""Open files the generator keeps beyond the participants' (control sockets, the session)."""
 """Host reconnects per N (each a welcome that lists all N participants)."""
 
 
@@ -195,6 +198,7 @@ class Bench:
             "per_n": {},
             "profiles": {},
             "errors": [],
+            "unpaired": [],
         }
         self.stack: StackProcess | None = None
         self.redis: Child | None = None
@@ -321,6 +325,37 @@ class Bench:
             )  # fmt: skip
         return figures
 
+    @contextlib.asynccontextmanager
+    async def _paired(self, n: int, sizes: FrameSizes) -> AsyncIterator[PairedBare | None]:
+        """A bare server with N connections of its own for the host-paced questions' paired
+        baselines (:class:`PairedBare`); None, and the baselines measured before and after
+        judge, when this process may not open N more connections or they fail."""
+        allowed = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        needed = 2 * n + self.args.concurrency + FD_MARGIN
+        if allowed < needed:
+            self.progress.step(
+                f"  no paired baseline at N={n:,}: {allowed:,} open files allowed, "
+                f"{needed:,} needed"
+            )
+            self.details["unpaired"].append(n)
+            yield None
+            return
+        with self._serving(start_bare(self.redis_url)) as server:
+            paired = None
+            try:
+                paired = await PairedBare.open(
+                    "127.0.0.1", server.port, n, sizes, self.progress, self.args.concurrency
+                )
+            except (RuntimeError, TimeoutError, OSError) as exc:
+                self.progress.step(f"  no paired baseline at N={n:,}: {exc}")
+                self.details["unpaired"].append(n)
+            try:
+                yield paired
+            finally:
+                if paired is not None:
+                    paired.close()
+                    await asyncio.sleep(0.05)  # the transports' connection_lost closes the fds
+
     async def _join_floor(self, session: aiohttp.ClientSession, bf: BareFigures) -> None:
         """Sign on N at the joins' floor (:mod:`tools.bench.bare_signon`) into ``bf``."""
         with self._serving(start_bare_signon()) as floor:
@@ -348,8 +383,14 @@ class Bench:
         try:
             run = await create_run(session, info.signon, set_id, "host-paced", n, host_questions)
             joined = await join_all(info, session, run, n, rf, self.progress, args.concurrency)
-            self.progress.step(f"real N={n:,}: host-paced, {args.warmup}+{args.reps} questions")
-            await host_paced(info, joined, rf, args.reps, args.warmup, self.progress)
+            async with self._paired(n, sizes) as paired:
+                self.progress.step(
+                    f"real N={n:,}: host-paced, {args.warmup}+{args.reps} questions"
+                    + (", each after the paired bare baseline" if paired else "")
+                )
+                await host_paced(
+                    info, joined, rf, args.reps, args.warmup, self.progress, paired=paired
+                )
             missed = [r for r in summarise(n, bf, rf) if r.met is False and r.name in _HOST_PACED]
             if missed and args.profile != "never":
                 names = ", ".join(r.name for r in missed)
@@ -580,12 +621,17 @@ def summarise(n: int, bare: BareFigures, real: RealFigures | None) -> list[Resul
         cost = make_result("generator_cost", n, [gen_bare], [srv_bare], note="bare broadcast phase")
         return [*_not_run(n, bare, real), cost]
     if real.broadcast_ms:
-        out.append(make_result("question_broadcast", n, real.broadcast_ms, bare.broadcast_ms))
+        out.append(
+            _against(
+                "question_broadcast", n, real.broadcast_ms, real.paired_broadcast_ms,
+                bare.broadcast_ms,
+            )
+        )  # fmt: skip
     if real.ingest_rate:
         out.append(
-            make_result(
-                "answer_ingest", n, real.ingest_rate, bare.ingest_pipe_rate,
-                failures=real.ingest_failures,
+            _against(
+                "answer_ingest", n, real.ingest_rate, real.paired_ingest_rate,
+                bare.ingest_pipe_rate, failures=real.ingest_failures,
                 note="answers refused with an error count as failures",
                 extra={"bare_awaited_rate": median(bare.ingest_await_rate)},
             )
@@ -626,8 +672,9 @@ def summarise(n: int, bare: BareFigures, real: RealFigures | None) -> list[Resul
         )  # fmt: skip
     if real.leaderboard_ms:
         out.append(
-            make_result(
-                "leaderboard_update", n, real.leaderboard_ms, bare.leaderboard_spread_ms,
+            _against(
+                "leaderboard_update", n, real.leaderboard_ms, real.paired_leaderboard_ms,
+                bare.leaderboard_spread_ms,
                 note="time from the first to the last participant's leaderboard frame",
             )
         )  # fmt: skip
@@ -652,6 +699,26 @@ def summarise(n: int, bare: BareFigures, real: RealFigures | None) -> list[Resul
         )
     )  # fmt: skip
     return out
+
+
+def _against(
+    name: str,
+    n: int,
+    values: list[float],
+    paired: list[float],
+    bracketing: list[float],
+    note: str = "",
+    extra: dict[str, Any] | None = None,
+    failures: int = 0,
+) -> Result:
+    """A figure judged against its paired baseline (measured just before each repetition) when
+    it has one, else against the baselines measured before and after the real system; the other
+    baseline's median is kept in the details."""
+    if not paired:
+        return make_result(name, n, values, bracketing, note, extra, failures)
+    note = "; ".join(x for x in (note, "baseline paired: the bare run just before each") if x)
+    extra = dict(extra or {}, bracketing_baseline=median(bracketing))
+    return make_result(name, n, values, paired, note, extra, failures, paired=True)
 
 
 def _not_run(n: int, bare: BareFigures, real: RealFigures) -> list[Result]:

@@ -115,6 +115,80 @@ async def _broadcast(
     return (last - started) * 1000.0, (last - first) * 1000.0
 
 
+class PairedBare:
+    """A bare server's N connections, kept open through the real system's host-paced questions:
+    each question's broadcast, ingest and leaderboard are measured on the bare server just before
+    the real system's, so both meet the machine at the same speed.
+
+    This machine's speed drifts by a third within seconds (the same loop of work takes 16.5 ms
+    in one phase and 22.8 ms in the next), and baselines measured minutes apart, before and after
+    the real system, then judged the real figures by another machine's speed. Paired, each
+    question gives a ratio of its own (:func:`~tools.bench.results.make_result`).
+    """
+
+    def __init__(self, fleet: Fleet, ctl_fleet: Fleet, ctl: Conn, live: int, sizes: FrameSizes):
+        """Wrap the opened connections (see :meth:`open`)."""
+        self.fleet = fleet
+        self.ctl_fleet = ctl_fleet
+        self.ctl = ctl
+        self.live = live
+        self.sizes = sizes
+        self.timeout = _timeout(live)
+
+    @classmethod
+    async def open(
+        cls,
+        host: str,
+        port: int,
+        n: int,
+        sizes: FrameSizes,
+        progress: Progress,
+        concurrency: int = 100,
+    ) -> PairedBare:
+        """Connect N participants to the bare server at ``host:port``.
+
+        Raises:
+            RuntimeError: A connection failed (the pairs would not be the same N).
+        """
+        fleet, ctl_fleet = Fleet(), Fleet()
+        hello = _hello(sizes)
+        ctl = await _control(ctl_fleet, host, port, sizes)
+
+        async def open_one(index: int) -> Conn:
+            return await _open(fleet, host, port, hello, index)
+
+        progress.step(f"bare N={n:,}: connecting the paired baseline")
+        opened = await open_many(n, open_one, concurrency, progress, "paired bare connections")
+        paired = cls(fleet, ctl_fleet, ctl, len(opened.conns), sizes)
+        if opened.failures:
+            paired.close()
+            raise RuntimeError(f"{opened.failures} paired bare connections failed")
+        return paired
+
+    async def broadcast(self) -> float:
+        """One question-size broadcast: ms from the trigger to the last arrival."""
+        ms, _ = await _broadcast(
+            self.ctl, self.fleet, self.live, self.sizes.question, "question", self.timeout
+        )
+        return ms
+
+    async def leaderboard(self) -> float:
+        """One leaderboard-size broadcast: ms from the first arrival to the last."""
+        _, spread = await _broadcast(
+            self.ctl, self.fleet, self.live, self.sizes.leaderboard, "leaderboard", self.timeout
+        )
+        return spread
+
+    async def ingest(self, question: int) -> float:
+        """Everyone answers at once, pipelined by the server: answers acknowledged per second."""
+        return await _ingest(self.fleet, self.live, "ans_pipe", question, self.timeout)
+
+    def close(self) -> None:
+        """Drop every connection."""
+        self.fleet.close_all()
+        self.ctl_fleet.close_all()
+
+
 async def run_pair(
     host: str,
     ports: tuple[int, int],

@@ -9,7 +9,8 @@ Per N, one host-paced run and one self-paced run, each with all N participants:
   until the last participant has the ``question`` is the broadcast; every participant then answers
   at once and the rate of ``answer_accepted`` is the ingest; the host sends ``reveal`` and the time
   the servers take to get the next ``leaderboard`` frame to all N is the leaderboard update. The
-  first question is the warm-up.
+  first question is the warm-up. Each of the three is measured on a bare server just before
+  (:class:`~tools.bench.bare_suite.PairedBare`), as its paired baseline.
 * **cross-instance latency** — per question, when the first participant on the other instance had
   the question, minus when the first one on the host's instance had it.
 * **self-paced** — every participant answers each question the moment it arrives; answers/s over
@@ -33,6 +34,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import orjson
 
+from tools.bench.bare_suite import PairedBare
 from tools.bench.common import (
     CostSample,
     CpuMeter,
@@ -116,6 +118,12 @@ class RealFigures:
     ingest_rate: list[float] = field(default_factory=list)
     ingest_failures: int = 0
     leaderboard_ms: list[float] = field(default_factory=list)
+    paired_broadcast_ms: list[float] = field(default_factory=list)
+    """The bare broadcast just before each measured question's (:class:`PairedBare`)."""
+    paired_ingest_rate: list[float] = field(default_factory=list)
+    """The bare pipelined ingest just before each measured question's answers."""
+    paired_leaderboard_ms: list[float] = field(default_factory=list)
+    """The bare leaderboard-size broadcast's spread just before each measured reveal."""
     cross_ms: list[float] = field(default_factory=list)
     cross_median_ms: list[float] = field(default_factory=list)
     self_paced_rates: list[float] = field(default_factory=list)
@@ -518,10 +526,12 @@ async def host_paced(
     warmup: int,
     progress: Progress,
     first_question: int = 0,
+    paired: PairedBare | None = None,
 ) -> None:
     """Play ``warmup + reps`` questions, measuring broadcast, ingest and leaderboard each time.
 
-    The first question played is ``first_question`` (0: the run is started by this call).
+    The first question played is ``first_question`` (0: the run is started by this call). With
+    ``paired``, each of the three is measured on the bare server just before, as its baseline.
     """
     fleet, host, n = joined.fleet, joined.host, len(joined.conns)
     joined.host_fleet.reset()
@@ -537,6 +547,7 @@ async def host_paced(
             frames_before = fleet.lifetime_frames + joined.host_fleet.lifetime_frames
         progress.tick("host-paced questions", rep + 1, warmup + reps)
         # Broadcast: start (question 0) or next.
+        bare = await paired.broadcast() if paired else None
         fleet.reset()
         joined.host_fleet.reset()
         arrived = fleet.expect("question", n)
@@ -546,11 +557,14 @@ async def host_paced(
         firsts = [fleet.group_first.get((b"question", g)) for g in range(groups)]
         if measured:
             figures.broadcast_ms.append((last - sent) * 1000)
+            if bare is not None:
+                figures.paired_broadcast_ms.append(bare)
             if groups > 1 and None not in firsts:
                 figures.cross_ms.append((firsts[1] - firsts[0]) * 1000)  # type: ignore[operator]
         figures.sizes["question"] = fleet.average_size("question")
         await quiet([fleet, joined.host_fleet])
         # Ingest: everyone answers at once.
+        bare = await paired.ingest(q) if paired else None
         fleet.reset()
         acked = fleet.expect(("answer_accepted", "error"), n)
         sent = time.perf_counter()
@@ -559,12 +573,15 @@ async def host_paced(
         accepted = fleet.counts.get(b"answer_accepted", 0)
         if measured:
             figures.ingest_rate.append(accepted / (last - sent))
+            if bare is not None:
+                figures.paired_ingest_rate.append(bare)
             if accepted < n:
                 figures.ingest_failures += n - accepted
         figures.count_errors(fleet)
         figures.sizes["answer_accepted"] = fleet.average_size("answer_accepted")
         await quiet([fleet, joined.host_fleet])
         # Reveal, then the coalesced leaderboard update reaches everyone.
+        bare = await paired.leaderboard() if paired else None
         fleet.reset()
         boards = fleet.expect("leaderboard", n)
         host.send(_command("reveal"))
@@ -576,6 +593,8 @@ async def host_paced(
         ]
         if measured:
             figures.leaderboard_ms.append(_span_union(spans) * 1000)
+            if bare is not None:
+                figures.paired_leaderboard_ms.append(bare)
         figures.sizes["leaderboard"] = fleet.average_size("leaderboard")
         await quiet([fleet, joined.host_fleet], idle_s=0.1)
     frames = fleet.lifetime_frames + joined.host_fleet.lifetime_frames - frames_before

@@ -222,11 +222,18 @@ def make_result(
     note: str = "",
     extra: dict[str, Any] | None = None,
     failures: int = 0,
+    paired: bool = False,
 ) -> Result:
     """Summarise repetitions of a figure (and of its baseline) into a :class:`Result`.
 
     The value is the median; for a rate the p99 is the 1st percentile (the slow tail), for a time
-    the 99th. A figure with failures (joins) never meets its target.
+    the 99th. The ratio is the value's to the baseline's median; with ``paired`` (each baseline
+    repetition measured just before the figure's, see :class:`~tools.bench.bare_suite.PairedBare`)
+    it is the median of the repetitions' own ratios, each taken at one speed of the machine. A
+    figure with failures (joins) never meets its target.
+
+    Raises:
+        ValueError: ``paired`` repetitions that do not pair up.
     """
     spec = FIGURES.get(name)
     unit = spec.unit if spec else "ms"
@@ -235,6 +242,10 @@ def make_result(
     value = median(values)
     baseline = median(baselines) if baselines else None
     ratio = value / baseline if baseline else None
+    if paired and baselines:
+        if len(baselines) != len(values):
+            raise ValueError(f"{name}: {len(values)} repetitions, {len(baselines)} baselines")
+        ratio = median([v / b for v, b in zip(values, baselines, strict=True) if b])
     target = spec.target if spec else None
     met = target.met(value, ratio) if target else None
     if met is not None and failures:

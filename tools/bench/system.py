@@ -25,8 +25,22 @@ def run_loop(main: Coroutine[Any, Any, T], uvloop_wanted: bool = True) -> T:
     return asyncio.run(main)
 
 
+NOFILE_CEILING = 1 << 20
+"""The most open files asked for: the kernel's own ceiling (``fs.nr_open``) is usually this."""
+
+
+def _nr_open() -> int:
+    try:
+        with open("/proc/sys/fs/nr_open", encoding="ascii") as ceiling:
+            return min(int(ceiling.read()), NOFILE_CEILING)
+    except (OSError, ValueError):
+        return 0
+
+
 def raise_nofile(pid: int | None = None) -> tuple[int, int]:
-    """Raise a process's open-file limit to its hard limit.
+    """Raise a process's open-file limit as far as the machine allows: both limits to the
+    kernel's ceiling when this process may raise the hard limit (root), else the soft limit to
+    the hard one.
 
     Args:
         pid: Another process (needs the right to, e.g. root); this process when None.
@@ -34,14 +48,26 @@ def raise_nofile(pid: int | None = None) -> tuple[int, int]:
     Returns:
         The (soft, hard) limits now in force.
     """
-    if pid is None:
-        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        return resource.getrlimit(resource.RLIMIT_NOFILE)
-    _, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
-    with contextlib.suppress(OSError):
-        resource.prlimit(pid, resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.prlimit(pid, resource.RLIMIT_NOFILE)
+
+    def get() -> tuple[int, int]:
+        if pid is None:
+            return resource.getrlimit(resource.RLIMIT_NOFILE)
+        return resource.prlimit(pid, resource.RLIMIT_NOFILE)
+
+    def put(limit: int) -> None:
+        if pid is None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+        else:
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, (limit, limit))
+
+    hard = get()[1]
+    for limit in (max(hard, _nr_open()), hard):
+        try:
+            put(limit)
+            break
+        except (ValueError, OSError):  # not allowed to raise the hard limit
+            continue
+    return get()
 
 
 @dataclass(frozen=True)

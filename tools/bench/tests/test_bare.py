@@ -12,7 +12,7 @@ from speedrun_protocol.ids import new_participant_id, new_speedrun_id
 from speedrun_protocol.state import RUN_TTL_S
 from speedrun_protocol.tokens import issue_token
 from tools.bench.bare import build_app, padded
-from tools.bench.bare_suite import BareFigures, FrameSizes, run_bare, run_pair
+from tools.bench.bare_suite import BareFigures, FrameSizes, PairedBare, run_bare, run_pair
 from tools.bench.common import Progress
 from tools.bench.procs import start_bare_signon
 from tools.bench.real_suite import sign_on_all
@@ -74,6 +74,33 @@ async def test_run_pair_reaches_both_servers_participants_from_one_publish(redis
     assert len(figures.pair_cross_ms) == 3
     assert len(figures.pair_ingest_rate) == 3
     assert all(rate > 0 for rate in figures.pair_ingest_rate)
+
+
+async def test_the_paired_baseline_measures_each_figure_on_its_own_connections(
+    bare_port: int,
+) -> None:
+    paired = await PairedBare.open(
+        "127.0.0.1", bare_port, 25, FrameSizes(question=300, leaderboard=900, ack=90),
+        Progress(quiet=True), concurrency=8,
+    )  # fmt: skip
+    try:
+        assert paired.live == 25
+        # each waits for all 25 participants' frames (or acknowledgements) before it returns
+        assert await paired.broadcast() > 0
+        assert await paired.leaderboard() >= 0
+        assert await paired.ingest(0) > 0
+        assert paired.fleet.counts.get(b"ack") == 25
+    finally:
+        paired.close()
+
+
+async def test_a_paired_baseline_that_cannot_connect_everyone_says_so(redis_url: str) -> None:
+    runner, port = await _serve_bare(redis_url)
+    await runner.cleanup()  # nothing listens there any more
+    with pytest.raises((RuntimeError, OSError)):
+        await PairedBare.open(
+            "127.0.0.1", port, 5, FrameSizes(), Progress(quiet=True), concurrency=2
+        )
 
 
 async def test_the_joins_floor_answers_a_join_as_sign_on_does_and_validates_the_body() -> None:

@@ -6,8 +6,13 @@ import json
 import math
 from pathlib import Path
 
+import pytest
+
 from tools.bench.__main__ import closing_note, profile_questions
+from tools.bench.__main__ import summarise as summarise_n
+from tools.bench.bare_suite import BareFigures
 from tools.bench.profiler import summarise
+from tools.bench.real_suite import RealFigures
 from tools.bench.results import make_result, median, percentile, table, write_charts, write_json
 
 KEYS = {"name", "n", "value", "unit", "baseline", "ratio", "target", "met"}
@@ -27,6 +32,32 @@ def test_make_result_judges_a_time_against_its_baseline_ratio() -> None:
     assert result.target == 1.0
     assert result.met is False
     assert result.reps == 3
+
+
+def test_a_paired_ratio_is_the_median_of_each_repetitions_own_ratio() -> None:
+    # the machine ran slow for the last two pairs: the medians' ratio (12 / 10) would miss,
+    # each pair measured at one speed says 0.9
+    values, baselines = [9.0, 9.0, 12.0, 13.5, 13.5], [10.0, 10.0, 10.0, 15.0, 15.0]
+    assert make_result("question_broadcast", 1000, values, baselines).ratio == 1.2
+    paired = make_result("question_broadcast", 1000, values, baselines, paired=True)
+    assert paired.ratio == 0.9
+    assert paired.baseline == 10.0
+    assert paired.met is True
+    with pytest.raises(ValueError, match="baselines"):
+        make_result("question_broadcast", 1000, values, baselines[:4], paired=True)
+
+
+def test_the_summary_judges_by_the_paired_baselines_where_there_are_some() -> None:
+    bare = BareFigures(n=1000, broadcast_ms=[20.0, 20.0], ingest_pipe_rate=[100.0])
+    real = RealFigures(n=1000, broadcast_ms=[11.0, 9.0], paired_broadcast_ms=[10.0, 10.0])
+    real.ingest_rate = [50.0]
+    (broadcast,) = [r for r in summarise_n(1000, bare, real) if r.name == "question_broadcast"]
+    assert broadcast.ratio == 1.0
+    assert broadcast.extra["bracketing_baseline"] == 20.0
+    assert "paired" in broadcast.note
+    (ingest,) = [r for r in summarise_n(1000, bare, real) if r.name == "answer_ingest"]
+    assert ingest.ratio == 0.5  # no pairs: against the bracketing baseline
+    assert "bracketing_baseline" not in ingest.extra
 
 
 def test_make_result_judges_a_rate_by_its_value_and_failures() -> None:
