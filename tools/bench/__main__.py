@@ -712,12 +712,12 @@ def _against(
     extra: dict[str, Any] | None = None,
     failures: int = 0,
 ) -> Result:
-    """A figure judged against its paired baseline (measured just before each repetition) when
+    """A figure judged against its paired baseline (measured next to each repetition) when
     it has one, else against the baselines measured before and after the real system; the other
     baseline's median is kept in the details."""
     if not paired:
         return make_result(name, n, values, bracketing, note, extra, failures)
-    note = "; ".join(x for x in (note, "baseline paired: the bare run just before each") if x)
+    note = "; ".join(x for x in (note, "baseline paired: the bare run next to each") if x)
     extra = dict(extra or {}, bracketing_baseline=median(bracketing))
     return make_result(name, n, values, paired, note, extra, failures, paired=True)
 

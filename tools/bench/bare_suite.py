@@ -117,8 +117,9 @@ async def _broadcast(
 
 class PairedBare:
     """A bare server's N connections, kept open through the real system's host-paced questions:
-    each question's broadcast, ingest and leaderboard are measured on the bare server just before
-    the real system's, so both meet the machine at the same speed.
+    each question's broadcast, ingest and leaderboard are measured on the bare server right next
+    to the real system's (before it on even questions, after it on odd ones), so both meet the
+    machine at the same speed.
 
     This machine's speed drifts by a third within seconds (the same loop of work takes 16.5 ms
     in one phase and 22.8 ms in the next), and baselines measured minutes apart, before and after

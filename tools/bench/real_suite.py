@@ -9,8 +9,8 @@ Per N, one host-paced run and one self-paced run, each with all N participants:
   until the last participant has the ``question`` is the broadcast; every participant then answers
   at once and the rate of ``answer_accepted`` is the ingest; the host sends ``reveal`` and the time
   the servers take to get the next ``leaderboard`` frame to all N is the leaderboard update. The
-  first question is the warm-up. Each of the three is measured on a bare server just before
-  (:class:`~tools.bench.bare_suite.PairedBare`), as its paired baseline.
+  first question is the warm-up. Each of the three is also measured on a bare server
+  (:class:`~tools.bench.bare_suite.PairedBare`), just before or just after, as its paired baseline.
 * **cross-instance latency** — per question, when the first participant on the other instance had
   the question, minus when the first one on the host's instance had it.
 * **self-paced** — every participant answers each question the moment it arrives; answers/s over
@@ -23,10 +23,11 @@ Per N, one host-paced run and one self-paced run, each with all N participants:
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -119,11 +120,11 @@ class RealFigures:
     ingest_failures: int = 0
     leaderboard_ms: list[float] = field(default_factory=list)
     paired_broadcast_ms: list[float] = field(default_factory=list)
-    """The bare broadcast just before each measured question's (:class:`PairedBare`)."""
+    """The bare broadcast next to each measured question's (:class:`PairedBare`)."""
     paired_ingest_rate: list[float] = field(default_factory=list)
-    """The bare pipelined ingest just before each measured question's answers."""
+    """The bare pipelined ingest next to each measured question's answers."""
     paired_leaderboard_ms: list[float] = field(default_factory=list)
-    """The bare leaderboard-size broadcast's spread just before each measured reveal."""
+    """The bare leaderboard-size broadcast's spread next to each measured reveal's."""
     cross_ms: list[float] = field(default_factory=list)
     cross_median_ms: list[float] = field(default_factory=list)
     self_paced_rates: list[float] = field(default_factory=list)
@@ -531,7 +532,9 @@ async def host_paced(
     """Play ``warmup + reps`` questions, measuring broadcast, ingest and leaderboard each time.
 
     The first question played is ``first_question`` (0: the run is started by this call). With
-    ``paired``, each of the three is measured on the bare server just before, as its baseline.
+    ``paired``, each of the three is also measured on the bare server, as its baseline: just
+    before the real one on even questions, just after it on odd ones (whichever runs second
+    finds the core just busy, the first after a pause: neither side always gets that).
     """
     fleet, host, n = joined.fleet, joined.host, len(joined.conns)
     joined.host_fleet.reset()
@@ -539,49 +542,32 @@ async def host_paced(
     timeout = 60.0 + n / 50
     meter = CpuMeter(info.servers_cpu)
     frames_before = 0
-    for rep in range(warmup + reps):
-        measured = rep >= warmup
-        q = first_question + rep
-        if rep == warmup:
-            meter = CpuMeter(info.servers_cpu)
-            frames_before = fleet.lifetime_frames + joined.host_fleet.lifetime_frames
-        progress.tick("host-paced questions", rep + 1, warmup + reps)
-        # Broadcast: start (question 0) or next.
-        bare = await paired.broadcast() if paired else None
+
+    async def broadcast(q: int) -> float:
+        """Start (question 0) or next: ms until the last participant has the question."""
         fleet.reset()
         joined.host_fleet.reset()
         arrived = fleet.expect("question", n)
         sent = time.perf_counter()
         host.send(_command("start" if q == 0 else "next"))
         last = await _await(arrived, timeout, f"question {q}", fleet, joined.host_fleet)
-        firsts = [fleet.group_first.get((b"question", g)) for g in range(groups)]
-        if measured:
-            figures.broadcast_ms.append((last - sent) * 1000)
-            if bare is not None:
-                figures.paired_broadcast_ms.append(bare)
-            if groups > 1 and None not in firsts:
-                figures.cross_ms.append((firsts[1] - firsts[0]) * 1000)  # type: ignore[operator]
         figures.sizes["question"] = fleet.average_size("question")
-        await quiet([fleet, joined.host_fleet])
-        # Ingest: everyone answers at once.
-        bare = await paired.ingest(q) if paired else None
+        return (last - sent) * 1000
+
+    async def ingest(q: int) -> float:
+        """Everyone answers at once: answers accepted per second."""
         fleet.reset()
         acked = fleet.expect(("answer_accepted", "error"), n)
         sent = time.perf_counter()
         fleet.write_all(_answer(q))
         last = await _await(acked, timeout, f"answers to {q}", fleet, joined.host_fleet)
         accepted = fleet.counts.get(b"answer_accepted", 0)
-        if measured:
-            figures.ingest_rate.append(accepted / (last - sent))
-            if bare is not None:
-                figures.paired_ingest_rate.append(bare)
-            if accepted < n:
-                figures.ingest_failures += n - accepted
         figures.count_errors(fleet)
         figures.sizes["answer_accepted"] = fleet.average_size("answer_accepted")
-        await quiet([fleet, joined.host_fleet])
-        # Reveal, then the coalesced leaderboard update reaches everyone.
-        bare = await paired.leaderboard() if paired else None
+        return accepted / (last - sent)
+
+    async def leaderboard(q: int) -> float:
+        """Reveal, then ms from the first to the last participant's coalesced leaderboard."""
         fleet.reset()
         boards = fleet.expect("leaderboard", n)
         host.send(_command("reveal"))
@@ -591,11 +577,63 @@ async def host_paced(
             for g in range(groups)
             if (b"leaderboard", g) in fleet.group_first
         ]
+        figures.sizes["leaderboard"] = fleet.average_size("leaderboard")
+        return _span_union(spans) * 1000
+
+    async def both(
+        real: Callable[[], Awaitable[float]],
+        bare: Callable[[], Awaitable[float]] | None,
+        bare_first: bool,
+    ) -> tuple[float, float | None]:
+        """The real measurement and, with a paired baseline, the bare one, in the given order."""
+        if bare is None:
+            return await real(), None
+        if bare_first:
+            baseline = await bare()
+            return await real(), baseline
+        value = await real()
+        await quiet([fleet, joined.host_fleet])
+        return value, await bare()
+
+    for rep in range(warmup + reps):
+        measured = rep >= warmup
+        q = first_question + rep
+        bare_first = rep % 2 == 0
+        if rep == warmup:
+            meter = CpuMeter(info.servers_cpu)
+            frames_before = fleet.lifetime_frames + joined.host_fleet.lifetime_frames
+        progress.tick("host-paced questions", rep + 1, warmup + reps)
+        ms, bare = await both(
+            functools.partial(broadcast, q), paired.broadcast if paired else None, bare_first
+        )
+        firsts = [fleet.group_first.get((b"question", g)) for g in range(groups)]
         if measured:
-            figures.leaderboard_ms.append(_span_union(spans) * 1000)
+            figures.broadcast_ms.append(ms)
+            if bare is not None:
+                figures.paired_broadcast_ms.append(bare)
+            if groups > 1 and None not in firsts:
+                figures.cross_ms.append((firsts[1] - firsts[0]) * 1000)  # type: ignore[operator]
+        await quiet([fleet, joined.host_fleet])
+        rate, bare = await both(
+            functools.partial(ingest, q),
+            functools.partial(paired.ingest, q) if paired else None,
+            bare_first,
+        )
+        accepted = fleet.counts.get(b"answer_accepted", 0)
+        if measured:
+            figures.ingest_rate.append(rate)
+            if bare is not None:
+                figures.paired_ingest_rate.append(bare)
+            if accepted < n:
+                figures.ingest_failures += n - accepted
+        await quiet([fleet, joined.host_fleet])
+        ms, bare = await both(
+            functools.partial(leaderboard, q), paired.leaderboard if paired else None, bare_first
+        )
+        if measured:
+            figures.leaderboard_ms.append(ms)
             if bare is not None:
                 figures.paired_leaderboard_ms.append(bare)
-        figures.sizes["leaderboard"] = fleet.average_size("leaderboard")
         await quiet([fleet, joined.host_fleet], idle_s=0.1)
     frames = fleet.lifetime_frames + joined.host_fleet.lifetime_frames - frames_before
     figures.costs.append(cost_sample(fleet, meter, frames))

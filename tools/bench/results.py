@@ -228,7 +228,7 @@ def make_result(
 
     The value is the median; for a rate the p99 is the 1st percentile (the slow tail), for a time
     the 99th. The ratio is the value's to the baseline's median; with ``paired`` (each baseline
-    repetition measured just before the figure's, see :class:`~tools.bench.bare_suite.PairedBare`)
+    repetition measured next to the figure's, see :class:`~tools.bench.bare_suite.PairedBare`)
     it is the median of the repetitions' own ratios, each taken at one speed of the machine. A
     figure with failures (joins) never meets its target.
 
