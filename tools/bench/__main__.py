@@ -621,11 +621,12 @@ def summarise(n: int, bare: BareFigures, real: RealFigures | None) -> list[Resul
     if not real.joined and real.errors:
         cost = make_result("generator_cost", n, [gen_bare], [srv_bare], note="bare broadcast phase")
         return [*_not_run(n, bare, real), cost]
+    share = real.paired_stack_cpu_s / real.paired_bare_s if real.paired_bare_s else None
     if real.broadcast_ms:
         out.append(
             _against(
                 "question_broadcast", n, real.broadcast_ms, real.paired_broadcast_ms,
-                bare.broadcast_ms,
+                bare.broadcast_ms, stack_share=share,
             )
         )  # fmt: skip
     if real.ingest_rate:
@@ -634,7 +635,7 @@ def summarise(n: int, bare: BareFigures, real: RealFigures | None) -> list[Resul
                 "answer_ingest", n, real.ingest_rate, real.paired_ingest_rate,
                 bare.ingest_pipe_rate, failures=real.ingest_failures,
                 note="answers refused with an error count as failures",
-                extra={"bare_awaited_rate": median(bare.ingest_await_rate)},
+                extra={"bare_awaited_rate": median(bare.ingest_await_rate)}, stack_share=share,
             )
         )  # fmt: skip
     if real.join_rates or real.join_failures:
@@ -675,7 +676,7 @@ def summarise(n: int, bare: BareFigures, real: RealFigures | None) -> list[Resul
         out.append(
             _against(
                 "leaderboard_update", n, real.leaderboard_ms, real.paired_leaderboard_ms,
-                bare.leaderboard_spread_ms,
+                bare.leaderboard_spread_ms, stack_share=share,
                 note="time from the first to the last participant's leaderboard frame",
             )
         )  # fmt: skip
@@ -711,14 +712,18 @@ def _against(
     note: str = "",
     extra: dict[str, Any] | None = None,
     failures: int = 0,
+    stack_share: float | None = None,
 ) -> Result:
     """A figure judged against its paired baseline (measured next to each repetition) when
     it has one, else against the baselines measured before and after the real system; the other
-    baseline's median is kept in the details."""
+    baseline's median is kept in the details, and the share of the servers' core the real stack
+    used while the paired baselines were measured (``stack_share``)."""
     if not paired:
         return make_result(name, n, values, bracketing, note, extra, failures)
     note = "; ".join(x for x in (note, "baseline paired: the bare run next to each") if x)
     extra = dict(extra or {}, bracketing_baseline=median(bracketing))
+    if stack_share is not None:
+        extra["stack_cpu_share_during_baselines"] = stack_share
     return make_result(name, n, values, paired, note, extra, failures, paired=True)
 
 

@@ -93,6 +93,10 @@ class StackInfo:
         pids = [*self.instance_pids, self.pids.get("redis", 0)]
         return sum(cpu_seconds(p) for p in pids if p)
 
+    def stack_cpu(self) -> float:
+        """CPU seconds used so far by every process of the stack."""
+        return sum(cpu_seconds(p) for p in self.pids.values() if p)
+
 
 @dataclass
 class Frames:
@@ -124,6 +128,11 @@ class RealFigures:
     paired_ingest_rate: list[float] = field(default_factory=list)
     """The bare pipelined ingest next to each measured question's answers."""
     paired_leaderboard_ms: list[float] = field(default_factory=list)
+    paired_bare_s: float = 0.0
+    """Seconds the measured paired baselines took, all together."""
+    paired_stack_cpu_s: float = 0.0
+    """CPU seconds the real stack used meanwhile: the share of the servers' core it took from
+    the bare server while that was measured (clock ticks: exact only summed over many)."""
     """The bare leaderboard-size broadcast's spread next to each measured reveal's."""
     cross_ms: list[float] = field(default_factory=list)
     cross_median_ms: list[float] = field(default_factory=list)
@@ -589,11 +598,20 @@ async def host_paced(
         if bare is None:
             return await real(), None
         if bare_first:
-            baseline = await bare()
+            baseline = await timed(bare)
             return await real(), baseline
         value = await real()
         await quiet([fleet, joined.host_fleet])
-        return value, await bare()
+        return value, await timed(bare)
+
+    async def timed(bare: Callable[[], Awaitable[float]]) -> float:
+        """A paired baseline, with what the real stack used of the servers' core meanwhile."""
+        cpu, started = info.stack_cpu(), time.perf_counter()
+        value = await bare()
+        if measured:
+            figures.paired_bare_s += time.perf_counter() - started
+            figures.paired_stack_cpu_s += info.stack_cpu() - cpu
+        return value
 
     for rep in range(warmup + reps):
         measured = rep >= warmup

@@ -51,10 +51,12 @@ def test_the_summary_judges_by_the_paired_baselines_where_there_are_some() -> No
     bare = BareFigures(n=1000, broadcast_ms=[20.0, 20.0], ingest_pipe_rate=[100.0])
     real = RealFigures(n=1000, broadcast_ms=[11.0, 9.0], paired_broadcast_ms=[10.0, 10.0])
     real.ingest_rate = [50.0]
+    real.paired_bare_s, real.paired_stack_cpu_s = 2.0, 0.1
     (broadcast,) = [r for r in summarise_n(1000, bare, real) if r.name == "question_broadcast"]
     assert broadcast.ratio == 1.0
     assert broadcast.extra["bracketing_baseline"] == 20.0
     assert "paired" in broadcast.note
+    assert broadcast.extra["stack_cpu_share_during_baselines"] == 0.05
     (ingest,) = [r for r in summarise_n(1000, bare, real) if r.name == "answer_ingest"]
     assert ingest.ratio == 0.5  # no pairs: against the bracketing baseline
     assert "bracketing_baseline" not in ingest.extra
