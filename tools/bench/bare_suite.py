@@ -121,8 +121,8 @@ class PairedBare:
     to the real system's (before it on even questions, after it on odd ones), so both meet the
     machine at the same speed.
 
-    This machine's speed drifts by a third within seconds (the same loop of work takes 16.5 ms
-    in one phase and 22.8 ms in the next), and baselines measured minutes apart, before and after
+    This machine's speed drifts by a third within seconds (the same loop of work takes 16.4 ms
+    in one phase and 23.1 ms in the next), and baselines measured minutes apart, before and after
     the real system, then judged the real figures by another machine's speed. Paired, each
     question gives a ratio of its own (:func:`~tools.bench.results.make_result`).
     """
