@@ -64,9 +64,9 @@ from tools.bench.wsclient import client_frame, parse_cost_ns
 FULL_NS = (1_000, 5_000, 10_000)
 QUICK_NS = (200,)
 HOST_RECONNECTS = 5
+"""Host reconnects per N (each a welcome that lists all N participants)."""
 FD_MARGIN = 500
 """Open files the generator keeps beyond the participants' (control sockets, the session)."""
-"""Host reconnects per N (each a welcome that lists all N participants)."""
 
 
 def profile_questions(n: int) -> int:
@@ -387,7 +387,7 @@ class Bench:
             async with self._paired(n, sizes) as paired:
                 self.progress.step(
                     f"real N={n:,}: host-paced, {args.warmup}+{args.reps} questions"
-                    + (", each after the paired bare baseline" if paired else "")
+                    + (", each next to the paired bare baseline" if paired else "")
                 )
                 await host_paced(
                     info, joined, rf, args.reps, args.warmup, self.progress, paired=paired

@@ -128,12 +128,12 @@ class RealFigures:
     paired_ingest_rate: list[float] = field(default_factory=list)
     """The bare pipelined ingest next to each measured question's answers."""
     paired_leaderboard_ms: list[float] = field(default_factory=list)
+    """The bare leaderboard-size broadcast's spread next to each measured reveal's."""
     paired_bare_s: float = 0.0
     """Seconds the measured paired baselines took, all together."""
     paired_stack_cpu_s: float = 0.0
     """CPU seconds the real stack used meanwhile: the share of the servers' core it took from
     the bare server while that was measured (clock ticks: exact only summed over many)."""
-    """The bare leaderboard-size broadcast's spread next to each measured reveal's."""
     cross_ms: list[float] = field(default_factory=list)
     cross_median_ms: list[float] = field(default_factory=list)
     self_paced_rates: list[float] = field(default_factory=list)
@@ -550,7 +550,11 @@ async def host_paced(
     groups = len(info.instances)
     timeout = 60.0 + n / 50
     meter = CpuMeter(info.servers_cpu)
-    frames_before = 0
+    frames_before = paired_before = 0
+
+    def paired_frames() -> int:
+        """Frames the generator received from the paired bare server so far."""
+        return paired.fleet.lifetime_frames + paired.ctl_fleet.lifetime_frames if paired else 0
 
     async def broadcast(q: int) -> float:
         """Start (question 0) or next: ms until the last participant has the question."""
@@ -620,6 +624,7 @@ async def host_paced(
         if rep == warmup:
             meter = CpuMeter(info.servers_cpu)
             frames_before = fleet.lifetime_frames + joined.host_fleet.lifetime_frames
+            paired_before = paired_frames()
         progress.tick("host-paced questions", rep + 1, warmup + reps)
         ms, bare = await both(
             functools.partial(broadcast, q), paired.broadcast if paired else None, bare_first
@@ -654,7 +659,8 @@ async def host_paced(
                 figures.paired_leaderboard_ms.append(bare)
         await quiet([fleet, joined.host_fleet], idle_s=0.1)
     frames = fleet.lifetime_frames + joined.host_fleet.lifetime_frames - frames_before
-    figures.costs.append(cost_sample(fleet, meter, frames))
+    received = frames + paired_frames() - paired_before
+    figures.costs.append(cost_sample(fleet, meter, frames, received))
 
 
 async def self_paced(

@@ -11,9 +11,11 @@ import pytest
 from tools.bench.__main__ import closing_note, profile_questions
 from tools.bench.__main__ import summarise as summarise_n
 from tools.bench.bare_suite import BareFigures
+from tools.bench.common import CpuMeter, cost_sample
 from tools.bench.profiler import summarise
 from tools.bench.real_suite import RealFigures
 from tools.bench.results import make_result, median, percentile, table, write_charts, write_json
+from tools.bench.wsclient import Fleet
 
 KEYS = {"name", "n", "value", "unit", "baseline", "ratio", "target", "met"}
 
@@ -146,3 +148,13 @@ def test_the_closing_note_says_how_each_profile_of_a_missed_target_was_taken() -
 
 def test_profiles_play_more_questions_where_each_is_short() -> None:
     assert [profile_questions(n) for n in (200, 1_000, 5_000, 10_000)] == [30, 30, 6, 3]
+
+
+def test_the_generator_cost_counts_every_frame_it_received() -> None:
+    # a paired bare server's frames cost the generator CPU too: they count for its side only
+    meter = CpuMeter(lambda: 0.0)
+    meter.own0 -= 0.004  # 4 ms of generator CPU
+    meter.server0 = -0.002  # 2 ms of the servers'
+    sample = cost_sample(Fleet(), meter, frames=100, generator_frames=200)
+    assert sample.generator_us == pytest.approx(20.0, rel=0.2)
+    assert sample.server_us == pytest.approx(20.0)
