@@ -8,7 +8,14 @@ from dataclasses import dataclass, field, fields
 
 import orjson
 
-from tools.bench.common import CostSample, CpuMeter, Progress, cost_sample, open_many
+from tools.bench.common import (
+    CostSample,
+    CpuMeter,
+    OpenResult,
+    Progress,
+    cost_sample,
+    open_many,
+)
 from tools.bench.system import cpu_seconds, rss_bytes
 from tools.bench.wsclient import Conn, Fleet, client_frame, connect
 
@@ -98,6 +105,28 @@ def _hello(sizes: FrameSizes) -> bytes:
     return _frame({"type": "hello", "size": sizes.welcome, "token": "x" * 180})
 
 
+async def _open_fleet(
+    host: str,
+    port: int,
+    n: int,
+    sizes: FrameSizes,
+    progress: Progress,
+    concurrency: int,
+    what: str,
+) -> tuple[Fleet, Fleet, Conn, OpenResult]:
+    """A bare server's control socket, then N participants connected and welcomed: their fleet,
+    the control's fleet, the control socket and how the opening went."""
+    fleet, ctl_fleet = Fleet(), Fleet()
+    ctl = await _control(ctl_fleet, host, port, sizes)
+    hello = _hello(sizes)
+
+    async def open_one(index: int) -> Conn:
+        return await _open(fleet, host, port, hello, index)
+
+    opened = await open_many(n, open_one, concurrency, progress, what)
+    return fleet, ctl_fleet, ctl, opened
+
+
 async def _broadcast(
     ctl: Conn, fleet: Fleet, n: int, size: int, as_type: str, timeout: float, kind: str = "bcast"
 ) -> tuple[float, float]:
@@ -151,15 +180,10 @@ class PairedBare:
         Raises:
             RuntimeError: A connection failed (the pairs would not be the same N).
         """
-        fleet, ctl_fleet = Fleet(), Fleet()
-        hello = _hello(sizes)
-        ctl = await _control(ctl_fleet, host, port, sizes)
-
-        async def open_one(index: int) -> Conn:
-            return await _open(fleet, host, port, hello, index)
-
         progress.step(f"bare N={n:,}: connecting the paired baseline")
-        opened = await open_many(n, open_one, concurrency, progress, "paired bare connections")
+        fleet, ctl_fleet, ctl, opened = await _open_fleet(
+            host, port, n, sizes, progress, concurrency, "paired bare connections"
+        )
         paired = cls(fleet, ctl_fleet, ctl, len(opened.conns), sizes)
         if opened.failures:
             paired.close()
@@ -276,18 +300,12 @@ async def run_bare(
         concurrency: Connections opened at once.
     """
     figures = BareFigures(n=n)
-    fleet = Fleet()
-    ctl_fleet = Fleet()
     timeout = _timeout(n)
-    ctl = await _control(ctl_fleet, host, port, sizes)
     rss_before = rss_bytes(server_pid)
-    hello = _hello(sizes)
-
-    async def open_one(index: int) -> Conn:
-        return await _open(fleet, host, port, hello, index)
-
     progress.step(f"bare N={n:,}: connecting (WebSocket + hello/welcome)")
-    opened = await open_many(n, open_one, concurrency, progress, "bare connections")
+    fleet, ctl_fleet, ctl, opened = await _open_fleet(
+        host, port, n, sizes, progress, concurrency, "bare connections"
+    )
     figures.connect_rate = opened.rate
     figures.connect_failures = opened.failures
     if opened.failures:

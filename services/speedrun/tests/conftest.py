@@ -267,3 +267,24 @@ def make_client(session: aiohttp.ClientSession):  # type: ignore[no-untyped-def]
         return client(session, instance, token)
 
     return make
+
+
+@pytest.fixture
+def connect_three(make_client):  # type: ignore[no-untyped-def]
+    """Connect a run's host and its first two participants, each to the instance given:
+    ``host, ann, bob = await connect_three(run, host_at, ann_at, bob_at)``."""
+
+    async def connect(
+        run: Any, host_at: Instance, ann_at: Instance, bob_at: Instance
+    ) -> tuple[RunClient, RunClient, RunClient]:
+        ann_id, bob_id = run.pids[:2]
+        three = (
+            make_client(host_at, run.host_token),
+            make_client(ann_at, run.participants[ann_id]),
+            make_client(bob_at, run.participants[bob_id]),
+        )
+        for c in three:
+            await c.connect()
+        return three
+
+    return connect

@@ -382,17 +382,12 @@ async def test_the_first_sockets_of_a_run_share_one_read_of_its_questions(runs, 
 
 
 async def test_joins_go_to_the_host_and_participants_get_a_coalesced_count(
-    pair, runs, make_client
+    pair, runs, connect_three
 ) -> None:
     # GIVEN a lobby with its host and one participant on instance a, another on instance b
     a, b = pair
     run = runs.create("host-paced", count=2)
-    ann_id, bob_id = run.pids
-    host = make_client(a, run.host_token)
-    ann = make_client(a, run.participants[ann_id])
-    bob = make_client(b, run.participants[bob_id])
-    for c in (host, ann, bob):
-        await c.connect()
+    host, ann, bob = await connect_three(run, a, a, b)
 
     # WHEN five more participants join at once
     joined = [runs.join(run, f"late{i}") for i in range(5)]
@@ -415,17 +410,13 @@ async def test_joins_go_to_the_host_and_participants_get_a_coalesced_count(
 
 
 async def test_participant_gone_past_grace_forfeits_and_does_not_block_the_end(
-    instances, runs, make_client, redis_url
+    instances, runs, connect_three, redis_url
 ) -> None:
     # GIVEN a self-paced run with 20-second questions and a 0.5 s grace period
     a = await instances("i-a", grace_period_s=0.5)
     run = runs.create("self-paced", count=2)
-    ann_id, bob_id = run.pids
-    host = make_client(a, run.host_token)
-    ann = make_client(a, run.participants[ann_id])
-    bob = make_client(a, run.participants[bob_id])
-    for c in (host, ann, bob):
-        await c.connect()
+    bob_id = run.pids[1]
+    host, ann, bob = await connect_three(run, a, a, a)
     await host.send(StartFrame())
     await bob.expect(QuestionFrame)
     # WHEN bob leaves for good and ann plays on

@@ -69,17 +69,12 @@ async def test_a_socket_reads_on_while_its_answers_are_in_flight(pair, runs, mak
 
 
 async def test_a_host_that_reconnects_has_the_answered_count_in_its_welcome(
-    pair, runs, make_client
+    pair, runs, connect_three
 ) -> None:
     # GIVEN a host-paced run with question 0 open and ann's answer in; host and ann on A
     a, _ = pair
     run = runs.create("host-paced", nicknames=("ann", "bob"))
-    ann_id, bob_id = run.pids
-    host = make_client(a, run.host_token)
-    ann = make_client(a, run.participants[ann_id])
-    bob = make_client(a, run.participants[bob_id])
-    for c in (host, ann, bob):
-        await c.connect()
+    host, ann, bob = await connect_three(run, a, a, a)
     await host.send(StartFrame())
     await ann.expect(QuestionFrame)
     await ann.send(AnswerFrame(question_index=0, selected=[0]))
@@ -106,16 +101,13 @@ async def test_a_host_that_reconnects_has_the_answered_count_in_its_welcome(
     assert welcome.snapshot.last_distribution.answered == 2
 
 
-async def test_host_paced_run_over_two_instances_reveals_and_ranks(pair, runs, make_client) -> None:
+async def test_host_paced_run_over_two_instances_reveals_and_ranks(
+    pair, runs, connect_three
+) -> None:
     # GIVEN a host-paced run of 2 questions; host on A, ann on A, bob on B
     a, b = pair
     run = runs.create("host-paced", nicknames=("ann", "bob"))
-    ann_id, bob_id = run.pids
-    host = make_client(a, run.host_token)
-    ann = make_client(a, run.participants[ann_id])
-    bob = make_client(b, run.participants[bob_id])
-    for c in (host, ann, bob):
-        await c.connect()
+    host, ann, bob = await connect_three(run, a, a, b)
 
     # WHEN the host starts, question 0 opens for everyone
     await host.send(StartFrame())
