@@ -6,6 +6,8 @@ import asyncio
 
 import pytest
 from redis.asyncio import Connection, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -14,6 +16,15 @@ from speedrun_redis import RedisBatch
 from speedrun_testkit.procs import free_port
 
 INCR_BY = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
+BUSY_FOR_MS = """
+local start = redis.call('TIME')
+local function elapsed_ms()
+  local now = redis.call('TIME')
+  return (now[1] - start[1]) * 1000 + (now[2] - start[2]) / 1000
+end
+while elapsed_ms() < tonumber(ARGV[1]) do end
+return 'done'
+"""
 FAILS_ON_ZERO = "if ARGV[1] == '0' then return redis.error_reply('zero') end return ARGV[1]"
 
 
@@ -53,6 +64,47 @@ async def test_calls_of_one_turn_share_one_write_and_get_their_own_replies(clien
     assert results[:100] == [i * (i + 1) // 2 for i in range(1, 101)]
     assert results[100:] == [["1", False]] * 100
     assert await client.get("n") == "5050"
+
+
+async def test_calls_made_while_a_batch_is_in_flight_go_together_in_the_next(client) -> None:
+    # GIVEN a batch in flight: a script that keeps Redis busy for 0.2 s
+    batch = RedisBatch(client)
+    busy = client.register_script(BUSY_FOR_MS)
+    await client.script_load(BUSY_FOR_MS)
+    await client.set("k", "v")
+    CountingConnection.writes = 0
+    first = asyncio.ensure_future(batch.script(busy, [], [200]))
+    await asyncio.sleep(0.05)
+
+    # WHEN three callers ask in three later turns of the event loop, while it is out
+    later = []
+    for _ in range(3):
+        later.append(asyncio.ensure_future(batch.commands(("GET", "k"))))
+        await asyncio.sleep(0)
+
+    # THEN they wait for it, then share one write; each has its own reply
+    assert await asyncio.gather(first, *later) == ["done", ["v"], ["v"], ["v"]]
+    assert CountingConnection.writes == 2
+
+
+async def test_a_kept_connection_that_redis_dropped_is_replaced(redis_url: str) -> None:
+    # GIVEN a client that retries a lost connection once, as the services' clients do, and a
+    # batch whose kept connection Redis has closed since its last call
+    client = Redis.from_url(
+        redis_url,
+        decode_responses=True,
+        retry=Retry(NoBackoff(), 1),
+        retry_on_error=[RedisConnectionError],
+    )
+    batch = RedisBatch(client)
+    await client.set("k", "v")
+    assert await batch.commands(("CLIENT", "SETNAME", "kept"), ("GET", "k")) == ["OK", "v"]
+    assert await client.client_kill_filter(_type="normal", skipme=True) >= 1
+
+    # WHEN it is called again, THEN the call succeeds, on a fresh connection
+    assert await batch.commands(("GET", "k")) == ["v"]
+    assert "kept" not in [c.get("name") for c in await client.client_list()]
+    await client.aclose()
 
 
 async def test_an_error_reaches_its_own_caller_only(client) -> None:
