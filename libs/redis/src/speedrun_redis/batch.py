@@ -5,9 +5,9 @@ one, each call waits for a pooled connection and a round trip of its own; here t
 during one turn of the event loop join a single pipeline, and while one is in flight the calls
 that follow wait for it and go together in the next (:data:`IN_FLIGHT`). A pipeline is not a
 transaction: each call is its own script or its own reads, and every script re-checks the facts
-it rests on. The callers await
-their own replies as before; an error in one call is raised to that caller only, and a lost
-connection fails every call of the batch, as it would have failed each of them.
+it rests on. The callers await their own replies as before; an error in one call is raised to
+that caller only, and a lost connection fails every call of the batch, as it would have failed
+each of them.
 
 A caller that must act the moment its reply is read (before anything else the loop has ready,
 e.g. a socket's acknowledgement before a broadcast that the same Redis write triggered) passes a
