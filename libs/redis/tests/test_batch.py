@@ -220,3 +220,34 @@ async def test_a_redis_that_never_answers_times_out_the_batch_once() -> None:
         for _ in range(3):
             await asyncio.sleep(0)
         assert all(w.is_closing() for w in handlers)
+
+
+async def test_calls_behind_a_batch_redis_never_answers_fail_after_its_deadline() -> None:
+    # GIVEN a "Redis" that accepts connections and never replies, and a client with no socket
+    # timeouts that does not retry; the batch's own deadline is 0.2 s
+    release = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await release.wait()
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    mute = Redis(
+        host="127.0.0.1", port=port, retry=None, socket_timeout=None, socket_connect_timeout=None
+    )
+    batch = RedisBatch(mute, timeout_s=0.2)
+    started = asyncio.get_running_loop().time()
+    try:
+        # WHEN a call is in flight and another is made behind it
+        first = asyncio.ensure_future(batch.commands(("GET", "a")))
+        await asyncio.sleep(0.05)
+        behind = asyncio.ensure_future(batch.commands(("GET", "b")))
+        outcomes = await asyncio.gather(first, behind, return_exceptions=True)
+        # THEN both fail with a timeout, one deadline each, instead of waiting for ever
+        assert all(isinstance(o, RedisTimeoutError) for o in outcomes), outcomes
+        assert asyncio.get_running_loop().time() - started < 2
+    finally:
+        release.set()
+        server.close()
+        await mute.aclose()

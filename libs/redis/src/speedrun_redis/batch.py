@@ -51,6 +51,12 @@ a few others' instead of going one hello per round trip, and the instances handl
 hellos a second (median of 5 alternated repetitions of 2,000); with two batches in flight, hardly
 any shared one."""
 
+TIMEOUT_S = 10.0
+"""A batch's deadline when its connection has no socket timeout (redis-py 8 gives one of 5 s by
+default; earlier versions none), and the limit on borrowing that connection. Calls wait behind
+the batch in flight: without a deadline, calls behind a batch that Redis never answers (a network
+partition, not a reset) would wait as long as the kernel retransmits, some 15 minutes."""
+
 
 class _Handoff:
     """Where a :meth:`RedisBatch.script_then` call's reply goes: the part of a future's interface
@@ -96,11 +102,15 @@ class RedisBatch:
     """Collects calls and sends them as one pipeline: those of one event-loop turn, and those
     made while the batch before them was in flight."""
 
-    def __init__(self, redis: Redis, in_flight: int = IN_FLIGHT) -> None:
+    def __init__(
+        self, redis: Redis, in_flight: int = IN_FLIGHT, timeout_s: float = TIMEOUT_S
+    ) -> None:
         """Batch calls on ``redis``, at most ``in_flight`` batches at a time, each on one of the
-        pool's connections, which the batch keeps for the next."""
+        pool's connections, which the batch keeps for the next; a batch fails after its
+        connection's socket timeout, or ``timeout_s`` if it has none (:data:`TIMEOUT_S`)."""
         self.redis = redis
         self.in_flight = in_flight
+        self.timeout_s = timeout_s
         self._pending: list[_Call] = []
         self._flush_due = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -219,13 +229,17 @@ class RedisBatch:
         if self._held:
             conn = self._held.pop()
         else:
-            conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+            try:
+                async with asyncio.timeout(self.timeout_s):  # connecting may hang as well
+                    conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+            except TimeoutError as exc:
+                raise RedisTimeoutError("Timeout connecting to Redis") from exc
         packed = b"".join(map(hiredis.pack_command, commands))
 
         async def exchange() -> list[Any]:
-            # One deadline for the whole batch (the client's socket timeout), not one per reply.
+            # One deadline for the whole batch (the connection's socket timeout), not one per reply.
             try:
-                async with asyncio.timeout(conn.socket_timeout):
+                async with asyncio.timeout(conn.socket_timeout or self.timeout_s):
                     await conn.send_packed_command(packed)
                     replies: list[Any] = []
                     for callback in callbacks:
