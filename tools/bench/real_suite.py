@@ -595,23 +595,31 @@ async def host_paced(
 
     async def both(
         real: Callable[[], Awaitable[float]],
-        bare: Callable[[], Awaitable[float]] | None,
-        bare_first: bool,
-    ) -> tuple[float, float | None]:
-        """The real measurement and, with a paired baseline, the bare one, in the given order."""
-        if bare is None:
-            return await real(), None
-        if bare_first:
-            baseline = await timed(bare)
-            return await real(), baseline
-        value = await real()
-        await quiet([fleet, joined.host_fleet])
-        return value, await timed(bare)
+        bare: Callable[[PairedBare], Awaitable[float]],
+        values: list[float],
+        baselines: list[float],
+    ) -> None:
+        """The real measurement and, with a paired baseline, the bare one in this question's
+        order; both kept once the warm-up is over."""
+        baseline: float | None = None
+        if paired is None:
+            value = await real()
+        elif bare_first:
+            baseline = await timed(bare(paired))
+            value = await real()
+        else:
+            value = await real()
+            await quiet([fleet, joined.host_fleet])
+            baseline = await timed(bare(paired))
+        if measured:
+            values.append(value)
+            if baseline is not None:
+                baselines.append(baseline)
 
-    async def timed(bare: Callable[[], Awaitable[float]]) -> float:
+    async def timed(bare: Awaitable[float]) -> float:
         """A paired baseline, with what the real stack used of the servers' core meanwhile."""
         cpu, started = info.stack_cpu(), time.perf_counter()
-        value = await bare()
+        value = await bare
         if measured:
             figures.paired_bare_s += time.perf_counter() - started
             figures.paired_stack_cpu_s += info.stack_cpu() - cpu
@@ -626,37 +634,26 @@ async def host_paced(
             frames_before = fleet.lifetime_frames + joined.host_fleet.lifetime_frames
             paired_before = paired_frames()
         progress.tick("host-paced questions", rep + 1, warmup + reps)
-        ms, bare = await both(
-            functools.partial(broadcast, q), paired.broadcast if paired else None, bare_first
-        )
+        await both(
+            functools.partial(broadcast, q), PairedBare.broadcast,
+            figures.broadcast_ms, figures.paired_broadcast_ms,
+        )  # fmt: skip
         firsts = [fleet.group_first.get((b"question", g)) for g in range(groups)]
-        if measured:
-            figures.broadcast_ms.append(ms)
-            if bare is not None:
-                figures.paired_broadcast_ms.append(bare)
-            if groups > 1 and None not in firsts:
-                figures.cross_ms.append((firsts[1] - firsts[0]) * 1000)  # type: ignore[operator]
+        if measured and groups > 1 and None not in firsts:
+            figures.cross_ms.append((firsts[1] - firsts[0]) * 1000)  # type: ignore[operator]
         await quiet([fleet, joined.host_fleet])
-        rate, bare = await both(
-            functools.partial(ingest, q),
-            functools.partial(paired.ingest, q) if paired else None,
-            bare_first,
-        )
+        await both(
+            functools.partial(ingest, q), functools.partial(PairedBare.ingest, question=q),
+            figures.ingest_rate, figures.paired_ingest_rate,
+        )  # fmt: skip
         accepted = fleet.counts.get(b"answer_accepted", 0)
-        if measured:
-            figures.ingest_rate.append(rate)
-            if bare is not None:
-                figures.paired_ingest_rate.append(bare)
-            if accepted < n:
-                figures.ingest_failures += n - accepted
+        if measured and accepted < n:
+            figures.ingest_failures += n - accepted
         await quiet([fleet, joined.host_fleet])
-        ms, bare = await both(
-            functools.partial(leaderboard, q), paired.leaderboard if paired else None, bare_first
-        )
-        if measured:
-            figures.leaderboard_ms.append(ms)
-            if bare is not None:
-                figures.paired_leaderboard_ms.append(bare)
+        await both(
+            functools.partial(leaderboard, q), PairedBare.leaderboard,
+            figures.leaderboard_ms, figures.paired_leaderboard_ms,
+        )  # fmt: skip
         await quiet([fleet, joined.host_fleet], idle_s=0.1)
     frames = fleet.lifetime_frames + joined.host_fleet.lifetime_frames - frames_before
     received = frames + paired_frames() - paired_before

@@ -48,26 +48,15 @@ def raise_nofile(pid: int | None = None) -> tuple[int, int]:
     Returns:
         The (soft, hard) limits now in force.
     """
-
-    def get() -> tuple[int, int]:
-        if pid is None:
-            return resource.getrlimit(resource.RLIMIT_NOFILE)
-        return resource.prlimit(pid, resource.RLIMIT_NOFILE)
-
-    def put(limit: int) -> None:
-        if pid is None:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
-        else:
-            resource.prlimit(pid, resource.RLIMIT_NOFILE, (limit, limit))
-
-    hard = get()[1]
+    target = 0 if pid is None else pid  # 0: this process
+    hard = resource.prlimit(target, resource.RLIMIT_NOFILE)[1]
     for limit in (max(hard, _nr_open()), hard):
         try:
-            put(limit)
+            resource.prlimit(target, resource.RLIMIT_NOFILE, (limit, limit))
             break
         except (ValueError, OSError):  # not allowed to raise the hard limit
             continue
-    return get()
+    return resource.prlimit(target, resource.RLIMIT_NOFILE)
 
 
 @dataclass(frozen=True)

@@ -263,8 +263,7 @@ class RedisBatch:
             await conn.disconnect()
             await pool.release(conn)
             raise
-        if len(self._held) < self.in_flight:  # kept; the pool disconnects it when closed
-            self._held.append(conn)
-        else:
-            await pool.release(conn)
+        # Kept for a next batch (never more than the batches in flight); the pool disconnects
+        # it when the client closes.
+        self._held.append(conn)
         return replies
