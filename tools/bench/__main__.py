@@ -29,9 +29,10 @@ import aiohttp
 from speedrun_protocol.runtime import tune_gc
 from speedrun_testkit.browser import chromium_path
 from tools.bench import profiler
-from tools.bench.bare_suite import BareFigures, FrameSizes, PairedBare, run_bare, run_pair
+from tools.bench.bare_suite import BareFigures, FrameSizes, run_bare, run_pair
 from tools.bench.common import Progress
 from tools.bench.host_page import host_page
+from tools.bench.paired import PairedProcess
 from tools.bench.procs import REPO, Child, start_bare, start_bare_signon, start_redis
 from tools.bench.real_suite import (
     Joined,
@@ -327,12 +328,13 @@ class Bench:
         return figures
 
     @contextlib.asynccontextmanager
-    async def _paired(self, n: int, sizes: FrameSizes) -> AsyncIterator[PairedBare | None]:
-        """A bare server with N connections of its own for the host-paced questions' paired
-        baselines (:class:`PairedBare`); None, and the baselines measured before and after
-        judge, when this process may not open N more connections or they fail."""
+    async def _paired(self, n: int, sizes: FrameSizes) -> AsyncIterator[PairedProcess | None]:
+        """A bare server, and a generator process of its own holding N connections to it, for
+        the host-paced questions' paired baselines (:mod:`tools.bench.paired`); None, and the
+        baselines measured before and after judge, when that process may not open N
+        connections or they fail."""
         allowed = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-        needed = 2 * n + self.args.concurrency + FD_MARGIN
+        needed = n + FD_MARGIN
         if allowed < needed:
             self.progress.step(
                 f"  no paired baseline at N={n:,}: {allowed:,} open files allowed, "
@@ -344,8 +346,9 @@ class Bench:
         with self._serving(start_bare(self.redis_url)) as server:
             paired = None
             try:
-                paired = await PairedBare.open(
-                    "127.0.0.1", server.port, n, sizes, self.progress, self.args.concurrency
+                self.progress.step(f"bare N={n:,}: connecting the paired baseline")
+                paired = await PairedProcess.open(
+                    "127.0.0.1", server.port, n, sizes, self.args.concurrency
                 )
             except (RuntimeError, TimeoutError, OSError) as exc:
                 self.progress.step(f"  no paired baseline at N={n:,}: {exc}")
@@ -354,8 +357,7 @@ class Bench:
                 yield paired
             finally:
                 if paired is not None:
-                    paired.close()
-                    await asyncio.sleep(0.05)  # the transports' connection_lost closes the fds
+                    await paired.close()
 
     async def _join_floor(self, session: aiohttp.ClientSession, bf: BareFigures) -> None:
         """Sign on N at the joins' floor (:mod:`tools.bench.bare_signon`) into ``bf``."""

@@ -78,7 +78,7 @@ def _frame(obj: dict[str, object]) -> bytes:
     return client_frame(orjson.dumps(obj))
 
 
-def _timeout(n: int) -> float:
+def phase_timeout(n: int) -> float:
     """Seconds allowed for one broadcast or ingest to all N."""
     return 60.0 + n / 100
 
@@ -163,7 +163,7 @@ class PairedBare:
         self.ctl = ctl
         self.live = live
         self.sizes = sizes
-        self.timeout = _timeout(live)
+        self.timeout = phase_timeout(live)
 
     @classmethod
     async def open(
@@ -247,7 +247,7 @@ async def run_pair(
     try:
         for rep in range(warmup + reps):
             ms, _spread = await _broadcast(
-                ctl, fleet, live, sizes.question, "question", _timeout(n), "bcast_pub"
+                ctl, fleet, live, sizes.question, "question", phase_timeout(n), "bcast_pub"
             )
             firsts = [fleet.group_first.get((b"question", g)) for g in (0, 1)]
             if rep >= warmup:
@@ -255,7 +255,7 @@ async def run_pair(
                 if firsts[0] is not None and firsts[1] is not None:
                     figures.pair_cross_ms.append((firsts[1] - firsts[0]) * 1000.0)
         for rep in range(warmup + reps):
-            rate = await _ingest(fleet, live, "ans_pipe", rep, _timeout(n))
+            rate = await _ingest(fleet, live, "ans_pipe", rep, phase_timeout(n))
             if rep >= warmup:
                 figures.pair_ingest_rate.append(rate)
     finally:
@@ -300,7 +300,7 @@ async def run_bare(
         concurrency: Connections opened at once.
     """
     figures = BareFigures(n=n)
-    timeout = _timeout(n)
+    timeout = phase_timeout(n)
     rss_before = rss_bytes(server_pid)
     progress.step(f"bare N={n:,}: connecting (WebSocket + hello/welcome)")
     fleet, ctl_fleet, ctl, opened = await _open_fleet(

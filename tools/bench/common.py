@@ -111,15 +111,10 @@ class CostSample:
     server_us: float
 
 
-def cost_sample(
-    fleet: Fleet, meter: CpuMeter, frames: int | None = None, generator_frames: int | None = None
-) -> CostSample:
-    """CPU microseconds per received frame, generator and server, since the meter started
-    (``generator_frames``: every frame the generator received meanwhile, when it also received
-    frames from servers the meter does not count, e.g. a paired bare server's)."""
+def cost_sample(fleet: Fleet, meter: CpuMeter, frames: int | None = None) -> CostSample:
+    """CPU microseconds per received frame, generator and server, since the meter started."""
     count = fleet.frames if frames is None else frames
     own, server = meter.read()
     if count <= 0:
         return CostSample(0, float("nan"), float("nan"))
-    received = count if generator_frames is None else generator_frames
-    return CostSample(count, own / received * 1e6, server / count * 1e6)
+    return CostSample(count, own / count * 1e6, server / count * 1e6)

@@ -10,7 +10,7 @@ Per N, one host-paced run and one self-paced run, each with all N participants:
   at once and the rate of ``answer_accepted`` is the ingest; the host sends ``reveal`` and the time
   the servers take to get the next ``leaderboard`` frame to all N is the leaderboard update. The
   first question is the warm-up. Each of the three is also measured on a bare server
-  (:class:`~tools.bench.bare_suite.PairedBare`), just before or just after, as its paired baseline.
+  (:class:`~tools.bench.paired.PairedProcess`), just before or just after, as its paired baseline.
 * **cross-instance latency** — per question, when the first participant on the other instance had
   the question, minus when the first one on the host's instance had it.
 * **self-paced** — every participant answers each question the moment it arrives; answers/s over
@@ -35,7 +35,6 @@ from urllib.parse import urlsplit
 import aiohttp
 import orjson
 
-from tools.bench.bare_suite import PairedBare
 from tools.bench.common import (
     CostSample,
     CpuMeter,
@@ -44,6 +43,7 @@ from tools.bench.common import (
     cost_sample,
     open_many,
 )
+from tools.bench.paired import PairedProcess
 from tools.bench.system import cpu_seconds, rss_bytes
 from tools.bench.wsclient import Conn, Fleet, client_frame, connect, question_index
 
@@ -124,7 +124,7 @@ class RealFigures:
     ingest_failures: int = 0
     leaderboard_ms: list[float] = field(default_factory=list)
     paired_broadcast_ms: list[float] = field(default_factory=list)
-    """The bare broadcast next to each measured question's (:class:`PairedBare`)."""
+    """The bare broadcast next to each measured question's (:mod:`tools.bench.paired`)."""
     paired_ingest_rate: list[float] = field(default_factory=list)
     """The bare pipelined ingest next to each measured question's answers."""
     paired_leaderboard_ms: list[float] = field(default_factory=list)
@@ -536,7 +536,7 @@ async def host_paced(
     warmup: int,
     progress: Progress,
     first_question: int = 0,
-    paired: PairedBare | None = None,
+    paired: PairedProcess | None = None,
 ) -> None:
     """Play ``warmup + reps`` questions, measuring broadcast, ingest and leaderboard each time.
 
@@ -550,11 +550,7 @@ async def host_paced(
     groups = len(info.instances)
     timeout = 60.0 + n / 50
     meter = CpuMeter(info.servers_cpu)
-    frames_before = paired_before = 0
-
-    def paired_frames() -> int:
-        """Frames the generator received from the paired bare server so far."""
-        return paired.fleet.lifetime_frames + paired.ctl_fleet.lifetime_frames if paired else 0
+    frames_before = 0
 
     async def broadcast(q: int) -> float:
         """Start (question 0) or next: ms until the last participant has the question."""
@@ -595,7 +591,7 @@ async def host_paced(
 
     async def both(
         real: Callable[[], Awaitable[float]],
-        bare: Callable[[PairedBare], Awaitable[float]],
+        bare: Callable[[PairedProcess], Awaitable[float]],
         values: list[float],
         baselines: list[float],
     ) -> None:
@@ -632,10 +628,9 @@ async def host_paced(
         if rep == warmup:
             meter = CpuMeter(info.servers_cpu)
             frames_before = fleet.lifetime_frames + joined.host_fleet.lifetime_frames
-            paired_before = paired_frames()
         progress.tick("host-paced questions", rep + 1, warmup + reps)
         await both(
-            functools.partial(broadcast, q), PairedBare.broadcast,
+            functools.partial(broadcast, q), PairedProcess.broadcast,
             figures.broadcast_ms, figures.paired_broadcast_ms,
         )  # fmt: skip
         firsts = [fleet.group_first.get((b"question", g)) for g in range(groups)]
@@ -643,7 +638,7 @@ async def host_paced(
             figures.cross_ms.append((firsts[1] - firsts[0]) * 1000)  # type: ignore[operator]
         await quiet([fleet, joined.host_fleet])
         await both(
-            functools.partial(ingest, q), functools.partial(PairedBare.ingest, question=q),
+            functools.partial(ingest, q), functools.partial(PairedProcess.ingest, question=q),
             figures.ingest_rate, figures.paired_ingest_rate,
         )  # fmt: skip
         accepted = fleet.counts.get(b"answer_accepted", 0)
@@ -651,13 +646,12 @@ async def host_paced(
             figures.ingest_failures += n - accepted
         await quiet([fleet, joined.host_fleet])
         await both(
-            functools.partial(leaderboard, q), PairedBare.leaderboard,
+            functools.partial(leaderboard, q), PairedProcess.leaderboard,
             figures.leaderboard_ms, figures.paired_leaderboard_ms,
         )  # fmt: skip
         await quiet([fleet, joined.host_fleet], idle_s=0.1)
     frames = fleet.lifetime_frames + joined.host_fleet.lifetime_frames - frames_before
-    received = frames + paired_frames() - paired_before
-    figures.costs.append(cost_sample(fleet, meter, frames, received))
+    figures.costs.append(cost_sample(fleet, meter, frames))
 
 
 async def self_paced(

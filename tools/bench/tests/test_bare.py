@@ -14,6 +14,7 @@ from speedrun_protocol.tokens import issue_token
 from tools.bench.bare import build_app, padded
 from tools.bench.bare_suite import BareFigures, FrameSizes, PairedBare, run_bare, run_pair
 from tools.bench.common import Progress
+from tools.bench.paired import PairedProcess
 from tools.bench.procs import start_bare_signon
 from tools.bench.real_suite import sign_on_all
 
@@ -101,6 +102,37 @@ async def test_a_paired_baseline_that_cannot_connect_everyone_says_so(redis_url:
         await PairedBare.open(
             "127.0.0.1", port, 5, FrameSizes(), Progress(quiet=True), concurrency=2
         )
+
+
+async def test_the_paired_baseline_runs_in_a_generator_process_of_its_own(
+    bare_port: int,
+) -> None:
+    # the N connections are the child's open files, not this process's: what lets the bench pair
+    # 10,000 real players with 10,000 bare ones under a per-process limit of 20,000
+    before = len(os.listdir("/proc/self/fd"))
+    paired = await PairedProcess.open(
+        "127.0.0.1", bare_port, 25, FrameSizes(question=300, leaderboard=900, ack=90),
+        concurrency=8,
+    )  # fmt: skip
+    try:
+        assert paired.live == 25
+        assert len(os.listdir(f"/proc/{paired.proc.pid}/fd")) >= 25
+        # this process holds the bare server's 25 accepted sockets, not the clients' too
+        assert len(os.listdir("/proc/self/fd")) - before < 2 * 25
+        assert await paired.broadcast() > 0
+        assert await paired.leaderboard() >= 0
+        assert await paired.ingest(0) > 0
+        assert await paired.broadcast() > 0  # the child answers every command in turn
+    finally:
+        await paired.close()
+    assert paired.proc.returncode == 0
+
+
+async def test_a_paired_process_that_cannot_connect_everyone_says_so(redis_url: str) -> None:
+    runner, port = await _serve_bare(redis_url)
+    await runner.cleanup()  # nothing listens there any more
+    with pytest.raises(RuntimeError, match="paired bare generator"):
+        await PairedProcess.open("127.0.0.1", port, 5, FrameSizes(), concurrency=2)
 
 
 async def test_the_joins_floor_answers_a_join_as_sign_on_does_and_validates_the_body() -> None:

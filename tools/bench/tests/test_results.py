@@ -150,11 +150,10 @@ def test_profiles_play_more_questions_where_each_is_short() -> None:
     assert [profile_questions(n) for n in (200, 1_000, 5_000, 10_000)] == [30, 30, 6, 3]
 
 
-def test_the_generator_cost_counts_every_frame_it_received() -> None:
-    # a paired bare server's frames cost the generator CPU too: they count for its side only
+def test_the_generator_cost_is_each_sides_cpu_per_frame() -> None:
     meter = CpuMeter(lambda: 0.0)
     meter.own0 -= 0.004  # 4 ms of generator CPU
     meter.server0 = -0.002  # 2 ms of the servers'
-    sample = cost_sample(Fleet(), meter, frames=100, generator_frames=200)
-    assert sample.generator_us == pytest.approx(20.0, rel=0.2)
+    sample = cost_sample(Fleet(), meter, frames=100)
+    assert sample.generator_us == pytest.approx(40.0, rel=0.2)
     assert sample.server_us == pytest.approx(20.0)
