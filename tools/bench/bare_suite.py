@@ -110,7 +110,7 @@ async def _open_fleet(
     port: int,
     n: int,
     sizes: FrameSizes,
-    progress: Progress,
+    progress: Progress | None,
     concurrency: int,
     what: str,
 ) -> tuple[Fleet, Fleet, Conn, OpenResult]:
@@ -172,17 +172,16 @@ class PairedBare:
         port: int,
         n: int,
         sizes: FrameSizes,
-        progress: Progress,
         concurrency: int = 100,
     ) -> PairedBare:
-        """Connect N participants to the bare server at ``host:port``.
+        """Connect N participants to the bare server at ``host:port`` (silently: it runs in the
+        child of :mod:`tools.bench.paired`, and the bench announces it).
 
         Raises:
             RuntimeError: A connection failed (the pairs would not be the same N).
         """
-        progress.step(f"bare N={n:,}: connecting the paired baseline")
         fleet, ctl_fleet, ctl, opened = await _open_fleet(
-            host, port, n, sizes, progress, concurrency, "paired bare connections"
+            host, port, n, sizes, None, concurrency, "paired bare connections"
         )
         paired = cls(fleet, ctl_fleet, ctl, len(opened.conns), sizes)
         if opened.failures:

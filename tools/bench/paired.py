@@ -23,9 +23,10 @@ from dataclasses import asdict
 
 import orjson
 
+from speedrun_protocol.runtime import tune_gc
 from tools.bench.bare_suite import FrameSizes, PairedBare, phase_timeout
-from tools.bench.common import Progress
 from tools.bench.procs import REPO
+from tools.bench.system import raise_nofile, run_loop
 
 _SETTLE_S = 30.0
 """Seconds the parent allows beyond the child's own timeout (it ends a stuck phase itself)."""
@@ -126,7 +127,7 @@ async def _serve(host: str, port: int, n: int, concurrency: int, sizes: FrameSiz
         sys.stdout.buffer.flush()
 
     try:
-        paired = await PairedBare.open(host, port, n, sizes, Progress(quiet=True), concurrency)
+        paired = await PairedBare.open(host, port, n, sizes, concurrency)
     except (RuntimeError, TimeoutError, OSError) as exc:
         answer({"error": f"{type(exc).__name__}: {exc}"})
         return 1
@@ -156,9 +157,6 @@ async def _serve(host: str, port: int, n: int, concurrency: int, sizes: FrameSiz
 
 def main() -> None:
     """The child's entry point: the generator's settings (open files, collector, uvloop)."""
-    from speedrun_protocol.runtime import tune_gc
-    from tools.bench.system import raise_nofile, run_loop
-
     host, port, n, concurrency, sizes = sys.argv[1:6]
     raise_nofile()
     tune_gc()

@@ -81,9 +81,8 @@ async def test_the_paired_baseline_measures_each_figure_on_its_own_connections(
     bare_port: int,
 ) -> None:
     paired = await PairedBare.open(
-        "127.0.0.1", bare_port, 25, FrameSizes(question=300, leaderboard=900, ack=90),
-        Progress(quiet=True), concurrency=8,
-    )  # fmt: skip
+        "127.0.0.1", bare_port, 25, FrameSizes(question=300, leaderboard=900, ack=90), concurrency=8
+    )
     try:
         assert paired.live == 25
         # each waits for all 25 participants' frames (or acknowledgements) before it returns
@@ -99,9 +98,7 @@ async def test_a_paired_baseline_that_cannot_connect_everyone_says_so(redis_url:
     runner, port = await _serve_bare(redis_url)
     await runner.cleanup()  # nothing listens there any more
     with pytest.raises((RuntimeError, OSError)):
-        await PairedBare.open(
-            "127.0.0.1", port, 5, FrameSizes(), Progress(quiet=True), concurrency=2
-        )
+        await PairedBare.open("127.0.0.1", port, 5, FrameSizes(), concurrency=2)
 
 
 async def test_the_paired_baseline_runs_in_a_generator_process_of_its_own(

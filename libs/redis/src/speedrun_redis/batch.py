@@ -102,14 +102,11 @@ class RedisBatch:
     """Collects calls and sends them as one pipeline: those of one event-loop turn, and those
     made while the batch before them was in flight."""
 
-    def __init__(
-        self, redis: Redis, in_flight: int = IN_FLIGHT, timeout_s: float = TIMEOUT_S
-    ) -> None:
-        """Batch calls on ``redis``, at most ``in_flight`` batches at a time, each on one of the
-        pool's connections, which the batch keeps for the next; a batch fails after its
+    def __init__(self, redis: Redis, timeout_s: float = TIMEOUT_S) -> None:
+        """Batch calls on ``redis``, at most :data:`IN_FLIGHT` batches at a time, each on one of
+        the pool's connections, which the batch keeps for the next; a batch fails after its
         connection's socket timeout, or ``timeout_s`` if it has none (:data:`TIMEOUT_S`)."""
         self.redis = redis
-        self.in_flight = in_flight
         self.timeout_s = timeout_s
         self._pending: list[_Call] = []
         self._flush_due = False
@@ -147,7 +144,7 @@ class RedisBatch:
         self._schedule()
 
     def _schedule(self) -> None:
-        if self._pending and not self._flush_due and len(self._tasks) < self.in_flight:
+        if self._pending and not self._flush_due and len(self._tasks) < IN_FLIGHT:
             self._flush_due = True
             asyncio.get_running_loop().call_soon(self._flush)
 
