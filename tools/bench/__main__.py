@@ -30,7 +30,7 @@ from speedrun_protocol.runtime import tune_gc
 from speedrun_testkit.browser import chromium_path
 from tools.bench import profiler
 from tools.bench.bare_suite import BareFigures, FrameSizes, run_bare, run_pair
-from tools.bench.common import Progress
+from tools.bench.common import Progress, two_phase_rates
 from tools.bench.host_page import host_page
 from tools.bench.paired import PairedProcess
 from tools.bench.procs import REPO, Child, start_bare, start_bare_signon, start_redis
@@ -365,6 +365,7 @@ class Bench:
             url = f"http://127.0.0.1:{floor.port}/signon/speedruns/123456/participants"
             signed = await sign_on_all(url, session, bf.n, self.progress, self.args.concurrency)
         bf.signon_rate = len(signed.tokens) / signed.seconds if signed.seconds else 0.0
+        bf.join_floor_rates = two_phase_rates(signed.spans, bf.connect_spans)
         bf.signon_failures = len(signed.errors)
 
     async def one_n(
@@ -432,10 +433,10 @@ class Bench:
                 per_n["interleaved_joins"] = asdict(ij)
                 self.results.append(
                     make_result(
-                        "joins_interleaved", interleaved, [ij.rate], [bf.connect_rate],
+                        "joins_interleaved", interleaved, ij.rates, bf.connect_rates,
                         failures=ij.failures,
                         note=f"{ij.frames:,} frames reached the participants while joining",
-                        extra={"frames": ij.frames},
+                        extra={"frames": ij.frames, "rate": ij.rate},
                     )
                 )  # fmt: skip
             except (RuntimeError, TimeoutError, OSError, aiohttp.ClientError, KeyError) as exc:
@@ -594,10 +595,10 @@ def summarise(n: int, bare: BareFigures, real: RealFigures | None) -> list[Resul
     """Turn one N's repetitions into the table's results."""
     out: list[Result] = []
     gen_bare, srv_bare = _cost(bare.costs)
-    if bare.signon_rate:
+    if bare.join_floor_rates:
         out.append(
             make_result(
-                "joins_floor", n, [bare.join_floor_rate], [bare.connect_rate],
+                "joins_floor", n, bare.join_floor_rates, bare.connect_rates,
                 failures=bare.signon_failures,
                 note="a FastAPI sign-on that does no work, then the bare WebSocket hello",
                 extra={"signon_rate": bare.signon_rate},
@@ -643,9 +644,9 @@ def summarise(n: int, bare: BareFigures, real: RealFigures | None) -> list[Resul
     if real.join_rates or real.join_failures:
         out.append(
             make_result(
-                "joins", n, real.join_rates, [bare.connect_rate],
+                "joins", n, real.join_rates, bare.connect_rates,
                 failures=real.join_failures,
-                note="sign-on of all, then WebSocket hello of all; one rate per join of all N",
+                note="sign-on of all, then WebSocket hello of all; a rate per twentieth of a join",
                 extra={"signon_rate": median(real.signon_rates),
                        "ws_rate": median(real.ws_rates), "errors": real.join_errors},
             )
@@ -668,10 +669,10 @@ def summarise(n: int, bare: BareFigures, real: RealFigures | None) -> list[Resul
         out.append(
             make_result(
                 "self_paced_answers", n, real.self_paced_rates, bare.ingest_pipe_rate,
-                note="one rate per self-paced run (answers over the whole run)",
+                note="a rate per twentieth of a self-paced run's answers",
                 extra={"answers": real.self_paced_answers,
                        "retries_after_unavailable": real.self_paced_retries,
-                       "steady_windows_median": median(real.self_paced_windows)},
+                       "whole_run_rates": real.self_paced_run_rates},
             )
         )  # fmt: skip
     if real.leaderboard_ms:
@@ -734,7 +735,7 @@ def _not_run(n: int, bare: BareFigures, real: RealFigures) -> list[Result]:
     baselines = {
         "question_broadcast": bare.broadcast_ms,
         "answer_ingest": bare.ingest_pipe_rate,
-        "joins": [bare.connect_rate],
+        "joins": bare.connect_rates,
         "memory_per_participant": [bare.memory_kb_per_conn],
         "cross_instance_latency": None,
         "self_paced_answers": bare.ingest_pipe_rate,

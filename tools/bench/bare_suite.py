@@ -13,8 +13,10 @@ from tools.bench.common import (
     CpuMeter,
     OpenResult,
     Progress,
+    Span,
     cost_sample,
     open_many,
+    span_rates,
 )
 from tools.bench.system import cpu_seconds, rss_bytes
 from tools.bench.wsclient import Conn, Fleet, client_frame, connect
@@ -35,10 +37,15 @@ class BareFigures:
     """Repetitions of every bare baseline at one N."""
 
     n: int
-    connect_rate: float = 0.0
+    connect_spans: list[Span] = field(default_factory=list)
+    """The bare connections of all N in :data:`~tools.bench.common.SLICES` slices."""
     connect_failures: int = 0
     signon_rate: float = 0.0
-    """Sign-ons per second at the joins' floor (:mod:`tools.bench.bare_signon`)."""
+    """Sign-ons per second at the joins' floor (:mod:`tools.bench.bare_signon`), all N."""
+    join_floor_rates: list[float] = field(default_factory=list)
+    """Joins per second at the joins' floor, a slice each: the floor's sign-on of a slice's
+    participants, then their bare WebSocket hellos (the joins figure's two phases, with no work
+    of ours)."""
     signon_failures: int = 0
     broadcast_ms: list[float] = field(default_factory=list)
     leaderboard_ms: list[float] = field(default_factory=list)
@@ -56,8 +63,7 @@ class BareFigures:
 
     def pool(self, other: BareFigures) -> None:
         """Take in a second measurement at the same N: every repetition of both counts, and the
-        single figures (connection rate, memory) are the mean of the two."""
-        self.connect_rate = (self.connect_rate + other.connect_rate) / 2
+        single figure (memory) is the mean of the two."""
         self.connect_failures += other.connect_failures
         self.memory_kb_per_conn = (self.memory_kb_per_conn + other.memory_kb_per_conn) / 2
         for f in fields(self):
@@ -66,12 +72,9 @@ class BareFigures:
                 mine += getattr(other, f.name)
 
     @property
-    def join_floor_rate(self) -> float:
-        """Joins per second at the frameworks' floor: the floor's sign-on of all N, then the
-        bare WebSocket hello of all N (the joins figure's two phases, with no work of ours)."""
-        if self.signon_rate <= 0 or self.connect_rate <= 0:
-            return 0.0
-        return 1 / (1 / self.signon_rate + 1 / self.connect_rate)
+    def connect_rates(self) -> list[float]:
+        """The bare connection rate, a repetition per slice."""
+        return span_rates(self.connect_spans)
 
 
 def _frame(obj: dict[str, object]) -> bytes:
@@ -305,7 +308,7 @@ async def run_bare(
     fleet, ctl_fleet, ctl, opened = await _open_fleet(
         host, port, n, sizes, progress, concurrency, "bare connections"
     )
-    figures.connect_rate = opened.rate
+    figures.connect_spans = opened.spans
     figures.connect_failures = opened.failures
     if opened.failures:
         progress.step(f"  {opened.failures} bare connections failed: {opened.errors[:2]}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from tools.bench.system import own_cpu_seconds
@@ -40,6 +40,53 @@ class Progress:
         print(f"\r    {text}: {done:,}/{total:,}", end=end, file=sys.stderr, flush=True)
 
 
+SLICES = 20
+"""Repetitions of a figure measured over one stream of completions (a join of all N, a
+self-paced run): the completions in this many consecutive runs of equal count, a rate each."""
+
+MIN_SLICE = 50
+"""The fewest completions a slice holds: with 100 requests in flight, answers come in bursts
+(sign-on's Redis batches), and a slice of a few is one burst or the gap between two (at 200
+joins in slices of 10, the slices' median rate was 2.8 times the whole's; at 1,000 in slices of
+50, within 4 % of it)."""
+
+Span = tuple[int, float]
+"""A slice of a stream: how many completed in it, and in how many seconds."""
+
+
+def slice_spans(started: float, stamps: Sequence[float], slices: int = SLICES) -> list[Span]:
+    """Cut a stream's completion times into ``slices`` consecutive runs of equal count (fewer,
+    of :data:`MIN_SLICE` or more each, in a short stream): each slice's count and seconds, the
+    first timed from ``started``, each next one from the previous one's last completion. The
+    seconds add up to the stream's, so the whole's rate is still the counts' sum over the
+    seconds' sum."""
+    ordered = sorted(stamps)
+    slices = min(slices, max(len(ordered) // MIN_SLICE, 1 if ordered else 0))
+    spans: list[Span] = []
+    previous, done = started, 0
+    for k in range(1, slices + 1):
+        upto = round(len(ordered) * k / slices)
+        spans.append((upto - done, ordered[upto - 1] - previous))
+        previous, done = ordered[upto - 1], upto
+    return spans
+
+
+def span_rates(spans: Sequence[Span]) -> list[float]:
+    """Each slice's completions per second."""
+    return [count / seconds for count, seconds in spans if seconds > 0]
+
+
+def two_phase_rates(first: Sequence[Span], second: Sequence[Span]) -> list[float]:
+    """The rates of a figure measured in two phases over the same N (a join: sign-on of all,
+    then the sockets of all): slice k's completions of the second phase over the k-th slices'
+    seconds of both."""
+    return [
+        count / (before + seconds)
+        for (_, before), (count, seconds) in zip(first, second, strict=False)
+        if before + seconds > 0
+    ]
+
+
 @dataclass
 class OpenResult:
     """How opening many connections went."""
@@ -48,11 +95,19 @@ class OpenResult:
     seconds: float
     failures: int
     errors: list[str] = field(default_factory=list)
+    started: float = 0.0
+    stamps: list[float] = field(default_factory=list)
+    """When each connection was ready (``time.perf_counter``), in that order."""
 
     @property
     def rate(self) -> float:
         """Connections (successful) per second."""
         return len(self.conns) / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def spans(self) -> list[Span]:
+        """The connections in :data:`SLICES` slices (:func:`slice_spans`)."""
+        return slice_spans(self.started, self.stamps)
 
 
 async def open_many(
@@ -67,6 +122,7 @@ async def open_many(
     ``open_one(i)`` must return a connection whose handshake (and hello, if any) is done.
     """
     conns: list[Conn] = []
+    stamps: list[float] = []
     errors: list[str] = []
     next_index = 0
 
@@ -77,6 +133,7 @@ async def open_many(
             next_index += 1
             try:
                 conns.append(await open_one(index))
+                stamps.append(time.perf_counter())
             except (OSError, TimeoutError, RuntimeError, ValueError) as exc:
                 errors.append(f"{type(exc).__name__}: {exc}")
             if progress is not None:
@@ -85,7 +142,7 @@ async def open_many(
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(min(concurrency, count))))
     seconds = time.perf_counter() - started
-    return OpenResult(conns, seconds, len(errors), errors[:5])
+    return OpenResult(conns, seconds, len(errors), errors[:5], started, stamps)
 
 
 class CpuMeter:

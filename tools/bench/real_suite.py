@@ -40,8 +40,12 @@ from tools.bench.common import (
     CpuMeter,
     OpenResult,
     Progress,
+    Span,
     cost_sample,
     open_many,
+    slice_spans,
+    span_rates,
+    two_phase_rates,
 )
 from tools.bench.paired import PairedProcess
 from tools.bench.system import cpu_seconds, rss_bytes
@@ -112,11 +116,14 @@ class RealFigures:
     n: int
     joined: int = 0
     join_rates: list[float] = field(default_factory=list)
-    """One per join of all N: the host-paced run's, then each self-paced run's not profiled."""
+    """:data:`~tools.bench.common.SLICES` per join of all N (the host-paced run's, then each
+    self-paced run's not profiled): a slice's sign-ons and its sockets, over both times."""
     join_failures: int = 0
     join_errors: list[str] = field(default_factory=list)
     signon_rates: list[float] = field(default_factory=list)
+    """One per join of all N: its sign-on phase's rate."""
     ws_rates: list[float] = field(default_factory=list)
+    """One per join of all N: its socket phase's rate."""
     memory_kb_per_participant: float = 0.0
     """From the first join of the N (a fresh stack: later joins reuse freed memory)."""
     broadcast_ms: list[float] = field(default_factory=list)
@@ -137,9 +144,11 @@ class RealFigures:
     cross_ms: list[float] = field(default_factory=list)
     cross_median_ms: list[float] = field(default_factory=list)
     self_paced_rates: list[float] = field(default_factory=list)
-    """One per self-paced run."""
+    """:data:`~tools.bench.common.SLICES` per self-paced run: its answers in slices of equal
+    count, each over its time."""
+    self_paced_run_rates: list[float] = field(default_factory=list)
+    """One per self-paced run: all its answers over its whole time."""
     self_paced_answers: int = 0
-    self_paced_windows: list[float] = field(default_factory=list)
     self_paced_retries: int = 0
     costs: list[CostSample] = field(default_factory=list)
     sizes: dict[str, int] = field(default_factory=dict)
@@ -317,8 +326,7 @@ async def join_all(
         figures.join_errors = (figures.join_errors + signed.errors + opened.errors)[:5]
         figures.signon_rates.append(len(signed.tokens) / signed.seconds if signed.seconds else 0.0)
         figures.ws_rates.append(opened.rate)
-        total = signed.seconds + opened.seconds
-        figures.join_rates.append(len(opened.conns) / total if total else 0.0)
+        figures.join_rates += two_phase_rates(signed.spans, opened.spans)
         figures.sizes["welcome"] = fleet.average_size("welcome")
     return Joined(run, host, host_fleet, fleet, opened.conns)
 
@@ -358,11 +366,19 @@ async def _open(info: StackInfo, fleet: Fleet, index: int, token: str) -> Conn:
 
 @dataclass
 class SignOns:
-    """Participants signed on: ``(index, token)`` in index order, refusals, and the time taken."""
+    """Participants signed on: ``(index, token)`` in index order, refusals, the time taken, and
+    when it started and each sign-on was answered (``time.perf_counter``)."""
 
     tokens: list[tuple[int, str]]
     errors: list[str]
     seconds: float
+    started: float
+    stamps: list[float]
+
+    @property
+    def spans(self) -> list[Span]:
+        """The sign-ons in :data:`~tools.bench.common.SLICES` slices."""
+        return slice_spans(self.started, self.stamps)
 
 
 async def sign_on_all(
@@ -375,11 +391,13 @@ async def sign_on_all(
     """Sign on participants ``p0`` … ``p{n-1}`` at ``url`` (a run's ``…/participants``, or
     the joins' floor's), ``concurrency`` at a time."""
     tokens: list[tuple[int, str]] = []
+    stamps: list[float] = []
     errors: list[str] = []
 
     async def sign_on(index: int) -> None:
         try:
             tokens.append((index, await _sign_on(session, url, index, "p")))
+            stamps.append(time.perf_counter())
         except RuntimeError as exc:
             errors.append(str(exc))
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -399,7 +417,7 @@ async def sign_on_all(
 
     await asyncio.gather(*(sign_on_worker() for _ in range(min(concurrency, n))))
     tokens.sort()
-    return SignOns(tokens, errors, time.perf_counter() - started)
+    return SignOns(tokens, errors, time.perf_counter() - started, started, stamps)
 
 
 async def open_all(
@@ -440,6 +458,8 @@ class InterleavedJoins:
 
     n: int
     rate: float
+    rates: list[float]
+    """One per slice of the joins (:data:`~tools.bench.common.SLICES`)."""
     failures: int
     frames: int
     """Frames the participants received while joining (coalesced ``lobby`` counts)."""
@@ -472,7 +492,7 @@ async def interleaved_joins(
     frames = fleet.frames
     fleet.close_all()
     host_fleet.close_all()
-    return InterleavedJoins(n, opened.rate, opened.failures, frames)
+    return InterleavedJoins(n, opened.rate, span_rates(opened.spans), opened.failures, frames)
 
 
 PING_EVERY_S = 0.025
@@ -712,20 +732,8 @@ async def self_paced(
     if stamps:
         elapsed = stamps[-1] - started
         figures.self_paced_answers += len(stamps)
-        figures.self_paced_rates.append(len(stamps) / elapsed if elapsed > 0 else 0.0)
-        figures.self_paced_windows += _window_rates(stamps, started, 0.5)
-
-
-def _window_rates(stamps: list[float], started: float, width: float) -> list[float]:
-    if not stamps:
-        return []
-    buckets: dict[int, int] = {}
-    for stamp in stamps:
-        slot = int((stamp - started) / width)
-        buckets[slot] = buckets.get(slot, 0) + 1
-    last = max(buckets)
-    # Drop the ramp (first window) and the tail (last window).
-    return [buckets.get(s, 0) / width for s in range(1, last)]
+        figures.self_paced_run_rates.append(len(stamps) / elapsed if elapsed > 0 else 0.0)
+        figures.self_paced_rates += span_rates(slice_spans(started, stamps))
 
 
 def close(joined: Joined) -> None:

@@ -48,7 +48,9 @@ async def test_run_bare_measures_every_baseline(bare_port: int) -> None:
         concurrency=8,
     )  # fmt: skip
     assert figures.connect_failures == 0
-    assert figures.connect_rate > 0
+    assert sum(count for count, _ in figures.connect_spans) == 30
+    assert len(figures.connect_rates) == 1  # fewer than MIN_SLICE: one slice
+    assert all(rate > 0 for rate in figures.connect_rates)
     assert len(figures.broadcast_ms) == 2
     assert all(ms > 0 for ms in figures.broadcast_ms + figures.leaderboard_ms)
     assert len(figures.ingest_await_rate) == 2
@@ -153,20 +155,15 @@ async def test_the_joins_floor_answers_a_join_as_sign_on_does_and_validates_the_
     assert len(token) == len(real)
 
 
-def test_the_join_floor_rate_adds_the_two_phases_times() -> None:
-    figures = BareFigures(n=1000, connect_rate=3000.0, signon_rate=6000.0)
-    assert figures.join_floor_rate == pytest.approx(2000.0)
-    assert BareFigures(n=1000, connect_rate=3000.0).join_floor_rate == 0.0
-
-
 def test_a_second_bare_measurement_pools_with_the_first() -> None:
-    before = BareFigures(n=10, connect_rate=3000.0, broadcast_ms=[1.0, 2.0], memory_kb_per_conn=10)
-    after = BareFigures(n=10, connect_rate=1000.0, broadcast_ms=[4.0], memory_kb_per_conn=12)
+    before = BareFigures(n=10, connect_spans=[(5, 0.5)], broadcast_ms=[1.0, 2.0])
+    after = BareFigures(n=10, connect_spans=[(5, 1.0)], broadcast_ms=[4.0])
+    before.memory_kb_per_conn, after.memory_kb_per_conn = 10, 12
     after.ingest_pipe_rate = [5.0]
     before.pair_broadcast_ms, after.pair_broadcast_ms = [3.0], [6.0]
     after.pair_cross_ms, after.pair_ingest_rate = [0.5], [9.0]
     before.pool(after)
-    assert before.connect_rate == 2000.0
+    assert before.connect_rates == [10.0, 5.0]
     assert before.memory_kb_per_conn == 11.0
     assert before.broadcast_ms == [1.0, 2.0, 4.0]
     assert before.ingest_pipe_rate == [5.0]

@@ -157,3 +157,18 @@ def test_the_generator_cost_is_each_sides_cpu_per_frame() -> None:
     sample = cost_sample(Fleet(), meter, frames=100)
     assert sample.generator_us == pytest.approx(40.0, rel=0.2)
     assert sample.server_us == pytest.approx(20.0)
+
+
+def test_joins_and_self_paced_are_judged_over_their_slices() -> None:
+    bare = BareFigures(n=1000, connect_spans=[(50, 0.025)] * 20, ingest_pipe_rate=[10_000.0])
+    bare.join_floor_rates = [1200.0] * 20
+    real = RealFigures(n=1000, join_rates=[500.0] * 19 + [100.0], joined=1000)
+    real.self_paced_rates = [6000.0] * 40
+    rows = {r.name: r for r in summarise_n(1000, bare, real)}
+    joins = rows["joins"]
+    assert (joins.reps, joins.value, joins.baseline) == (20, 500.0, 2000.0)
+    assert joins.ratio == 0.25
+    assert joins.p99 is not None and joins.p99 < 500.0  # the slow slice is the tail
+    assert rows["joins_floor"].ratio == 0.6
+    assert rows["self_paced_answers"].reps == 40
+    assert rows["self_paced_answers"].met is True
