@@ -651,6 +651,14 @@ def summarise(n: int, bare: BareFigures, real: RealFigures | None) -> list[Resul
                        "ws_rate": median(real.ws_rates), "errors": real.join_errors},
             )
         )  # fmt: skip
+    if real.hello_rates:
+        out.append(
+            make_result(
+                "joins_hello", n, real.hello_rates, bare.connect_rates,
+                note="the joins' socket phase alone (no sign-on): what a join over the WebSocket "
+                "could reach at most",
+            )
+        )  # fmt: skip
     if real.joined:
         out.append(
             make_result(

@@ -124,6 +124,8 @@ class RealFigures:
     """One per join of all N: its sign-on phase's rate."""
     ws_rates: list[float] = field(default_factory=list)
     """One per join of all N: its socket phase's rate."""
+    hello_rates: list[float] = field(default_factory=list)
+    """The socket phases alone, a rate per slice: like for like with the bare connections."""
     memory_kb_per_participant: float = 0.0
     """From the first join of the N (a fresh stack: later joins reuse freed memory)."""
     broadcast_ms: list[float] = field(default_factory=list)
@@ -327,6 +329,7 @@ async def join_all(
         figures.signon_rates.append(len(signed.tokens) / signed.seconds if signed.seconds else 0.0)
         figures.ws_rates.append(opened.rate)
         figures.join_rates += two_phase_rates(signed.spans, opened.spans)
+        figures.hello_rates += span_rates(opened.spans)
         figures.sizes["welcome"] = fleet.average_size("welcome")
     return Joined(run, host, host_fleet, fleet, opened.conns)
 

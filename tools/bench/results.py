@@ -104,6 +104,13 @@ FIGURES: dict[str, FigureSpec] = {
             higher_is_better=True,
         ),
         FigureSpec(
+            "joins_hello",
+            "the joins' socket phase alone: WebSocket + hello -> welcome, like the bare server's",
+            "hellos/s",
+            None,
+            higher_is_better=True,
+        ),
+        FigureSpec(
             "joins_interleaved",
             "joins one by one (sign-on, then the socket at once), as in a real lobby",
             "joins/s",

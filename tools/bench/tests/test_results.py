@@ -163,6 +163,7 @@ def test_joins_and_self_paced_are_judged_over_their_slices() -> None:
     bare = BareFigures(n=1000, connect_spans=[(50, 0.025)] * 20, ingest_pipe_rate=[10_000.0])
     bare.join_floor_rates = [1200.0] * 20
     real = RealFigures(n=1000, join_rates=[500.0] * 19 + [100.0], joined=1000)
+    real.hello_rates = [800.0] * 20
     real.self_paced_rates = [6000.0] * 40
     rows = {r.name: r for r in summarise_n(1000, bare, real)}
     joins = rows["joins"]
@@ -170,5 +171,6 @@ def test_joins_and_self_paced_are_judged_over_their_slices() -> None:
     assert joins.ratio == 0.25
     assert joins.p99 is not None and joins.p99 < 500.0  # the slow slice is the tail
     assert rows["joins_floor"].ratio == 0.6
+    assert (rows["joins_hello"].ratio, rows["joins_hello"].met) == (0.4, None)
     assert rows["self_paced_answers"].reps == 40
     assert rows["self_paced_answers"].met is True
