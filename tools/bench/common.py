@@ -87,8 +87,21 @@ def two_phase_rates(first: Sequence[Span], second: Sequence[Span]) -> list[float
     ]
 
 
+class Stamped:
+    """A stream of completions (its subclasses' fields): when it ``started``, and the
+    ``stamps`` of each completion (``time.perf_counter``)."""
+
+    started: float
+    stamps: list[float]
+
+    @property
+    def spans(self) -> list[Span]:
+        """The completions in :data:`SLICES` slices (:func:`slice_spans`)."""
+        return slice_spans(self.started, self.stamps)
+
+
 @dataclass
-class OpenResult:
+class OpenResult(Stamped):
     """How opening many connections went."""
 
     conns: list[Conn]
@@ -103,11 +116,6 @@ class OpenResult:
     def rate(self) -> float:
         """Connections (successful) per second."""
         return len(self.conns) / self.seconds if self.seconds > 0 else 0.0
-
-    @property
-    def spans(self) -> list[Span]:
-        """The connections in :data:`SLICES` slices (:func:`slice_spans`)."""
-        return slice_spans(self.started, self.stamps)
 
 
 async def open_many(

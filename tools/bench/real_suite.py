@@ -40,7 +40,7 @@ from tools.bench.common import (
     CpuMeter,
     OpenResult,
     Progress,
-    Span,
+    Stamped,
     cost_sample,
     open_many,
     slice_spans,
@@ -328,8 +328,9 @@ async def join_all(
         figures.join_errors = (figures.join_errors + signed.errors + opened.errors)[:5]
         figures.signon_rates.append(len(signed.tokens) / signed.seconds if signed.seconds else 0.0)
         figures.ws_rates.append(opened.rate)
-        figures.join_rates += two_phase_rates(signed.spans, opened.spans)
-        figures.hello_rates += span_rates(opened.spans)
+        sockets = opened.spans
+        figures.join_rates += two_phase_rates(signed.spans, sockets)
+        figures.hello_rates += span_rates(sockets)
         figures.sizes["welcome"] = fleet.average_size("welcome")
     return Joined(run, host, host_fleet, fleet, opened.conns)
 
@@ -368,20 +369,15 @@ async def _open(info: StackInfo, fleet: Fleet, index: int, token: str) -> Conn:
 
 
 @dataclass
-class SignOns:
+class SignOns(Stamped):
     """Participants signed on: ``(index, token)`` in index order, refusals, the time taken, and
-    when it started and each sign-on was answered (``time.perf_counter``)."""
+    when it started and each sign-on was answered."""
 
     tokens: list[tuple[int, str]]
     errors: list[str]
     seconds: float
     started: float
     stamps: list[float]
-
-    @property
-    def spans(self) -> list[Span]:
-        """The sign-ons in :data:`~tools.bench.common.SLICES` slices."""
-        return slice_spans(self.started, self.stamps)
 
 
 async def sign_on_all(
