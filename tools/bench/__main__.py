@@ -615,7 +615,8 @@ def summarise(n: int, bare: BareFigures, real: RealFigures | None) -> list[Resul
     )  # fmt: skip
     for name, values, baseline, note in floors:
         if values:
-            out.append(make_result(name, n, values, baseline, note=note))
+            extra = _sides(values) if name == "cross_instance_floor" else None
+            out.append(make_result(name, n, values, baseline, note=note, extra=extra))
     if real is None:
         out.append(
             make_result("generator_cost", n, [gen_bare], [srv_bare], note="bare broadcast phase")
@@ -648,7 +649,8 @@ def summarise(n: int, bare: BareFigures, real: RealFigures | None) -> list[Resul
                 failures=real.join_failures,
                 note="sign-on of all, then WebSocket hello of all; a rate per twentieth of a join",
                 extra={"signon_rate": median(real.signon_rates),
-                       "ws_rate": median(real.ws_rates), "errors": real.join_errors},
+                       "ws_rate": median(real.ws_rates), "errors": real.join_errors,
+                       "floor_ratio": _ratio_to(real.join_rates, bare.join_floor_rates)},
             )
         )  # fmt: skip
     if real.hello_rates:
@@ -671,6 +673,7 @@ def summarise(n: int, bare: BareFigures, real: RealFigures | None) -> list[Resul
             make_result(
                 "cross_instance_latency", n, real.cross_ms, None,
                 note="first arrival on the other instance minus on the host's",
+                extra=_sides(real.cross_ms),
             )
         )  # fmt: skip
     if real.self_paced_rates:
@@ -712,6 +715,17 @@ def summarise(n: int, bare: BareFigures, real: RealFigures | None) -> list[Resul
         )
     )  # fmt: skip
     return out
+
+
+def _sides(cross_ms: list[float]) -> dict[str, int]:
+    """How often the first of two servers went first (a positive difference), out of how many:
+    on one shared core the cross-instance figure is mostly this."""
+    return {"first_went_first": sum(1 for ms in cross_ms if ms > 0), "repetitions": len(cross_ms)}
+
+
+def _ratio_to(values: list[float], floor: list[float]) -> float | None:
+    """The median of ``values`` over the median of ``floor`` (None without a floor)."""
+    return median(values) / median(floor) if values and floor and median(floor) else None
 
 
 def _against(

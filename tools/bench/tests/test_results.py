@@ -174,3 +174,14 @@ def test_joins_and_self_paced_are_judged_over_their_slices() -> None:
     assert (rows["joins_hello"].ratio, rows["joins_hello"].met) == (0.4, None)
     assert rows["self_paced_answers"].reps == 40
     assert rows["self_paced_answers"].met is True
+    assert joins.extra["floor_ratio"] == pytest.approx(500.0 / 1200.0)
+
+
+def test_cross_instance_rows_count_which_server_went_first() -> None:
+    bare = BareFigures(n=1000, connect_spans=[(50, 0.025)] * 20)
+    bare.pair_cross_ms = [1.5, -2.0, 0.5]
+    real = RealFigures(n=1000, joined=1000, cross_ms=[2.5, 3.0, -4.0, 2.0])
+    rows = {r.name: r for r in summarise_n(1000, bare, real)}
+    real_row, floor = rows["cross_instance_latency"], rows["cross_instance_floor"]
+    assert (real_row.extra["first_went_first"], real_row.extra["repetitions"]) == (3, 4)
+    assert (floor.extra["first_went_first"], floor.extra["repetitions"]) == (2, 3)
