@@ -42,8 +42,8 @@ from tools.bench.common import (
     Progress,
     Stamped,
     cost_sample,
+    measured_spans,
     open_many,
-    slice_spans,
     span_rates,
     two_phase_rates,
 )
@@ -732,7 +732,7 @@ async def self_paced(
         elapsed = stamps[-1] - started
         figures.self_paced_answers += len(stamps)
         figures.self_paced_run_rates.append(len(stamps) / elapsed if elapsed > 0 else 0.0)
-        figures.self_paced_rates += span_rates(slice_spans(started, stamps))
+        figures.self_paced_rates += span_rates(measured_spans(started, stamps))
 
 
 def close(joined: Joined) -> None:

@@ -7,6 +7,8 @@ import pytest
 from tools.bench.common import (
     MIN_SLICE,
     SLICES,
+    WARMUP_SLICES,
+    measured_spans,
     open_many,
     slice_spans,
     span_rates,
@@ -41,6 +43,22 @@ def test_a_short_stream_gets_fewer_slices_and_unsorted_stamps_are_ordered() -> N
     assert slice_spans(0.0, [2.0, 1.0]) == [(2, 2.0)]
     assert slice_spans(0.0, []) == []
     assert span_rates([(5, 0.0)]) == []
+
+
+def test_the_warm_up_slice_is_measured_but_not_counted() -> None:
+    # a cold start: the first slice's completions took ten times as long as the rest's
+    total = (SLICES + WARMUP_SLICES) * MIN_SLICE
+    cold, warm = 1.0 / MIN_SLICE, 0.1 / MIN_SLICE
+    stamps = [cold * i for i in range(1, MIN_SLICE + 1)]
+    stamps += [stamps[-1] + warm * i for i in range(1, total - MIN_SLICE + 1)]
+    spans = measured_spans(0.0, stamps)
+    assert len(spans) == SLICES
+    assert span_rates(spans) == pytest.approx([10.0 * MIN_SLICE] * SLICES)
+    # a short stream loses its first slice too; one too short for two keeps its one
+    assert measured_spans(0.0, [float(i) for i in range(1, 4 * MIN_SLICE + 1)]) == (
+        [(MIN_SLICE, float(MIN_SLICE))] * 3
+    )
+    assert measured_spans(0.0, [1.0, 2.0]) == [(2, 2.0)]
 
 
 def test_two_phases_add_their_slices_times() -> None:
