@@ -795,6 +795,9 @@ def closing_note(results: list[Result], details: dict[str, Any]) -> str:
             f"{'-' if r.ratio is None else f'{r.ratio:.2f}'}, target {target}{by}"
             + (f"; {failures} failures" if failures else "")
         )
+        reading = _reading(r)
+        if reading:
+            lines.append(f"  - {reading}")
         key = {
             "question_broadcast": "host-paced",
             "answer_ingest": "host-paced",
@@ -818,6 +821,24 @@ def closing_note(results: list[Result], details: dict[str, Any]) -> str:
         lines += ["", "## Errors", ""]
         lines += [f"- {e}" for e in errors]
     return "\n".join(lines) + "\n"
+
+
+def _reading(result: Result) -> str:
+    """What a missed figure's row says about its cause, where it says something (the joins'
+    ratio to the frameworks' floor; how often the host's instance went first)."""
+    extra = result.extra
+    if result.name == "joins" and extra.get("floor_ratio") is not None:
+        return (
+            f"{extra['floor_ratio']:.2f}x the joins' floor, the frameworks alone doing no work "
+            "(joins_floor)"
+        )
+    if result.name == "cross_instance_latency" and extra.get("repetitions"):
+        return (
+            f"the host's instance had the question first in {extra['first_went_first']} of "
+            f"{extra['repetitions']}: on one shared core this figure is mostly which instance "
+            "the scheduler runs first (cross_instance_floor: the same with no work)"
+        )
+    return ""
 
 
 def main(argv: list[str] | None = None) -> None:

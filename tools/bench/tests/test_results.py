@@ -146,6 +146,17 @@ def test_the_closing_note_says_how_each_profile_of_a_missed_target_was_taken() -
     assert "memory_per_participant" not in note
 
 
+def test_the_closing_note_gives_the_joins_floor_ratio_and_who_went_first() -> None:
+    joins = make_result("joins", 1000, [500.0], [4000.0], extra={"floor_ratio": 0.3})
+    cross = make_result(
+        "cross_instance_latency", 1000, [2.5, 3.0, -1.0], None,
+        extra={"first_went_first": 2, "repetitions": 3},
+    )  # fmt: skip
+    note = closing_note([joins, cross], {"placement": "servers on core 0", "profiles": {}})
+    assert "0.30x the joins' floor" in note
+    assert "the host's instance had the question first in 2 of 3" in note
+
+
 def test_profiles_play_more_questions_where_each_is_short() -> None:
     assert [profile_questions(n) for n in (200, 1_000, 5_000, 10_000)] == [30, 30, 6, 3]
 
