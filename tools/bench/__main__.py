@@ -607,15 +607,15 @@ def summarise(n: int, bare: BareFigures, real: RealFigures | None) -> list[Resul
     # The architecture's floors: the bare servers as two, one publish (bare_suite.run_pair).
     floors = (
         ("question_broadcast_floor", bare.pair_broadcast_ms, bare.broadcast_ms,
-         "the bare loop as the architecture splits it: one publish, two processes"),
+         "the bare loop as the architecture splits it: one publish, two processes", None),
         ("answer_ingest_floor", bare.pair_ingest_rate, bare.ingest_pipe_rate,
-         "the bare pipelined ingest as the architecture splits it: two processes"),
+         "the bare pipelined ingest as the architecture splits it: two processes", None),
         ("cross_instance_floor", bare.pair_cross_ms, None,
-         "first arrival from the other bare server minus from the publishing one"),
+         "first arrival from the other bare server minus from the publishing one",
+         _sides(bare.pair_cross_ms)),
     )  # fmt: skip
-    for name, values, baseline, note in floors:
+    for name, values, baseline, note, extra in floors:
         if values:
-            extra = _sides(values) if name == "cross_instance_floor" else None
             out.append(make_result(name, n, values, baseline, note=note, extra=extra))
     if real is None:
         out.append(
@@ -725,7 +725,8 @@ def _sides(cross_ms: list[float]) -> dict[str, int]:
 
 def _ratio_to(values: list[float], floor: list[float]) -> float | None:
     """The median of ``values`` over the median of ``floor`` (None without a floor)."""
-    return median(values) / median(floor) if values and floor and median(floor) else None
+    below = median(floor) if floor else 0.0
+    return median(values) / below if values and below else None
 
 
 def _against(
